@@ -1,0 +1,1 @@
+"""webstack: the six components, the typed config and the pure renderers."""

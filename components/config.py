@@ -1,0 +1,640 @@
+"""The typed stack config: read from `webstack:*` keys, validated before any resource exists.
+
+Pure: no Pulumi import, so the renderers, the offline plan and the tests share it.
+`load_stack_config` turns the raw key/value map the engine hands the program (plus the
+set of keys that were set as secrets) into a frozen `StackConfig`, or raises one
+`ConfigError` that names the stack, each bad key and what is allowed there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "webstack"
+
+Environment = Literal["local", "staging", "production"]
+Platform = Literal["docker", "kubernetes"]
+EvictionPolicy = Literal[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+]
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+UrlPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
+EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+SecretKeyName = Annotated[str, Field(pattern=r"^[a-z][A-Za-z0-9]*$")]
+
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+CRON_FIELD_RE = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+
+# Secrets that the program itself knows; services may reference further ones by name.
+KNOWN_SECRETS: dict[str, str] = {
+    "sshPrivateKey": "private key of the deploy user, for SSH to every VPS host",
+    "cloudflareApiToken": "Cloudflare API token with DNS, zone settings and rulesets edit on the zone",
+    "databaseUrl": "connection URL of the external database (MongoDB Atlas or PostgreSQL)",
+    "alertWebhookUrl": "webhook URL that Alertmanager posts alerts to (Slack or similar)",
+    "backupPassword": "restic repository password (keep a copy outside Pulumi: without it no restore)",
+    "backupAccessKeyId": "access key id for an S3-compatible offsite backup repository",
+    "backupSecretAccessKey": "secret access key for an S3-compatible offsite backup repository",
+}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class HostConfig(Model):
+    """One machine: a VPS reached over SSH, or the local Docker engine."""
+
+    name: Name
+    connection: Literal["ssh", "local"] = "ssh"
+    address: str
+    private_address: str | None = None
+    ssh_user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "root"
+    ssh_port: Port = 22
+    deploy_user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "deploy"
+
+    @field_validator("address", "private_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not HOSTNAME_RE.match(value):
+                raise ValueError("an IP address or a DNS host name") from None
+        return value
+
+    @property
+    def internal_address(self) -> str:
+        """Where other hosts reach this one: the private network when there is one."""
+        return self.private_address or self.address
+
+
+class RateLimit(Model):
+    rate: Annotated[int, Field(ge=1, le=100_000)]
+    burst: Annotated[int, Field(ge=0, le=100_000)]
+
+
+class EdgeConfig(Model):
+    host: Name
+    http_port: Port = 80
+    https_port: Port = 443
+    bind_address: str = "0.0.0.0"
+    server_names: list[str] = Field(default_factory=list)
+    certificate: Literal["self-signed", "cloudflare-origin"] = "self-signed"
+    api_rate: RateLimit = RateLimit(rate=10, burst=20)
+    login_rate: RateLimit = RateLimit(rate=1, burst=5)
+    frontend_rate: RateLimit = RateLimit(rate=50, burst=100)
+    client_max_body_mb: Annotated[int, Field(ge=1, le=1024)] = 20
+    trust_cloudflare: bool = True
+    worker_connections: Annotated[int, Field(ge=512, le=65535)] = 4096
+    hsts_max_age: Annotated[int, Field(ge=0)] = 31_536_000
+
+    @field_validator("bind_address")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        ipaddress.ip_address(value)
+        return value
+
+    @field_validator("server_names")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not HOSTNAME_RE.match(name):
+                raise ValueError(f"{name!r} is not a DNS name")
+        return value
+
+
+class DnsConfig(Model):
+    enabled: bool = False
+    zone_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
+    records: list[Annotated[str, Field(pattern=r"^(@|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$")]] = Field(
+        default_factory=lambda: ["@", "www"]
+    )
+    proxied: bool = True
+    rate_limit_per_minute: Annotated[int, Field(ge=10, le=100_000)] = 600
+
+    @model_validator(mode="after")
+    def _zone(self) -> DnsConfig:
+        if self.enabled and self.zone_id is None:
+            raise ValueError("zoneId is required when enabled is true")
+        return self
+
+
+class SecretRef(Model):
+    """A secret env value: a secret config key of this stack, or generated by pulumi_random."""
+
+    config: SecretKeyName | None = None
+    generate: Annotated[int, Field(ge=16, le=128)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretRef:
+        if (self.config is None) == (self.generate is None):
+            raise ValueError("exactly one of 'config' (a secret config key) or 'generate' (a length)")
+        return self
+
+
+class ServiceConfig(Model):
+    image: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._/:@-]*$")]
+    replicas: Annotated[int, Field(ge=1, le=100)]
+    port: Port
+    hosts: Annotated[list[Name], Field(min_length=1)]
+    kind: Literal["api", "frontend"] = "api"
+    path: UrlPath = "/"
+    login_paths: list[UrlPath] = Field(default_factory=list)
+    websocket_path: UrlPath | None = None
+    health_path: UrlPath = "/health"
+    metrics_path: UrlPath | None = "/metrics"
+    env: dict[EnvName, str] = Field(default_factory=dict)
+    secret_env: dict[EnvName, SecretRef] = Field(default_factory=dict)
+    cpus: Annotated[float, Field(gt=0, le=64)] = 0.5
+    memory_mb: Annotated[int, Field(ge=32, le=262_144)] = 512
+    user: Annotated[str, Field(pattern=r"^[1-9][0-9]*(:[0-9]+)?$")] = "10001:10001"
+    uses_redis: bool = True
+
+
+class RedisConfig(Model):
+    host: Name
+    replica_host: Name | None = None
+    sentinel_hosts: list[Name] = Field(default_factory=list)
+    sentinel_quorum: Annotated[int, Field(ge=1)] = 2
+    port: Port = 6379
+    maxmemory_mb: Annotated[int, Field(ge=16, le=1_048_576)] = 256
+    maxmemory_policy: EvictionPolicy = "allkeys-lru"
+    appendonly: bool = True
+    appendfsync: Literal["always", "everysec", "no"] = "everysec"
+    protect_data: bool | None = None
+
+    @model_validator(mode="after")
+    def _sentinels(self) -> RedisConfig:
+        if self.sentinel_hosts:
+            if self.replica_host is None:
+                raise ValueError("sentinelHosts needs a replicaHost to fail over to")
+            if len(self.sentinel_hosts) < 3:
+                raise ValueError("sentinelHosts needs at least 3 hosts")
+            if self.sentinel_quorum > len(self.sentinel_hosts):
+                raise ValueError("sentinelQuorum cannot exceed the number of sentinelHosts")
+        return self
+
+
+class RetentionConfig(Model):
+    daily: Annotated[int, Field(ge=1, le=3650)] = 7
+    weekly: Annotated[int, Field(ge=0, le=520)] = 4
+    monthly: Annotated[int, Field(ge=0, le=120)] = 6
+
+
+class BackupConfig(Model):
+    enabled: bool = True
+    host: Name
+    schedule: str = "0 2 * * *"
+    repository: Annotated[str, Field(min_length=1)]
+    retention: RetentionConfig = RetentionConfig()
+    database: Literal["none", "postgres", "mongodb"] = "none"
+    redis: bool = True
+    volumes: list[Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]] = Field(default_factory=list)
+    verify_subset: Annotated[str, Field(pattern=r"^([1-9][0-9]?|100)%$")] = "5%"
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(CRON_FIELD_RE.match(f) for f in fields):
+            raise ValueError("a five-field cron expression such as '0 2 * * *'")
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _repo(cls, value: str) -> str:
+        if not (value.startswith(("/", "s3:", "sftp:", "rest:", "b2:", "azure:", "gs:"))):
+            raise ValueError("a restic repository: an absolute path, or s3:, sftp:, rest:, b2:, azure:, gs:")
+        return value
+
+    @property
+    def offsite(self) -> bool:
+        return not self.repository.startswith("/")
+
+
+class Thresholds(Model):
+    """Alert thresholds; the defaults are the seeds' (003 and 004)."""
+
+    error_rate_warning: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    error_rate_critical: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    latency_p95_warning_s: Annotated[float, Field(gt=0)] = 0.5
+    latency_p95_critical_s: Annotated[float, Field(gt=0)] = 1.0
+    cpu_warning: Annotated[int, Field(ge=1, le=100)] = 80
+    cpu_critical: Annotated[int, Field(ge=1, le=100)] = 90
+    memory_warning: Annotated[int, Field(ge=1, le=100)] = 85
+    memory_critical: Annotated[int, Field(ge=1, le=100)] = 95
+    disk_warning: Annotated[int, Field(ge=1, le=100)] = 85
+    disk_critical: Annotated[int, Field(ge=1, le=100)] = 95
+    backup_max_age_hours: Annotated[int, Field(ge=1)] = 26
+    certificate_expiry_days: Annotated[int, Field(ge=1)] = 14
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        pairs = [
+            ("errorRateWarning", self.error_rate_warning, self.error_rate_critical),
+            ("latencyP95WarningS", self.latency_p95_warning_s, self.latency_p95_critical_s),
+            ("cpuWarning", self.cpu_warning, self.cpu_critical),
+            ("memoryWarning", self.memory_warning, self.memory_critical),
+            ("diskWarning", self.disk_warning, self.disk_critical),
+        ]
+        for name, warning, critical in pairs:
+            if warning >= critical:
+                raise ValueError(f"{name} must be below its critical threshold")
+        return self
+
+
+class MonitoringConfig(Model):
+    host: Name
+    scrape_interval_s: Annotated[int, Field(ge=5, le=300)] = 15
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 15
+    thresholds: Thresholds = Thresholds()
+    prometheus_port: Port = 9090
+    alertmanager_port: Port = 9093
+    grafana_port: Port = 3000
+
+
+class ImagesConfig(Model):
+    """Images of the infrastructure containers, pinned by tag or digest."""
+
+    nginx: str = "nginx:1.27.3-alpine"
+    redis: str = "redis:7.4.1-alpine"
+    prometheus: str = "prom/prometheus:v2.55.1"
+    alertmanager: str = "prom/alertmanager:v0.27.0"
+    grafana: str = "grafana/grafana:11.3.1"
+    node_exporter: str = "prom/node-exporter:v1.8.2"
+    redis_exporter: str = "oliver006/redis_exporter:v1.66.0"
+    nginx_exporter: str = "nginx/nginx-prometheus-exporter:1.3.0"
+    restic: str = "restic/restic:0.17.3"
+
+
+class StackConfig(Model):
+    environment: Environment
+    platform: Platform = "docker"
+    domain: str
+    hosts: Annotated[list[HostConfig], Field(min_length=1)]
+    edge: EdgeConfig
+    dns: DnsConfig = DnsConfig()
+    services: Annotated[dict[Name, ServiceConfig], Field(min_length=1)]
+    redis: RedisConfig
+    backup: BackupConfig
+    monitoring: MonitoringConfig
+    images: ImagesConfig = ImagesConfig()
+    # Filled by the loader from secret config keys, never from plain values.
+    secrets: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if "." not in value or not HOSTNAME_RE.match(value):
+            raise ValueError("a DNS domain such as example.com")
+        return value
+
+    def host(self, name: str) -> HostConfig:
+        return next(h for h in self.hosts if h.name == name)
+
+    @property
+    def server_names(self) -> list[str]:
+        if self.edge.server_names:
+            return self.edge.server_names
+        return [self.domain if r == "@" else f"{r}.{self.domain}" for r in self.dns.records]
+
+    @property
+    def redis_protected(self) -> bool:
+        if self.redis.protect_data is not None:
+            return self.redis.protect_data
+        return self.environment == "production"
+
+    def roles(self) -> dict[str, list[str]]:
+        """Each host's roles, derived from where the config places each part."""
+        roles: dict[str, list[str]] = {h.name: [] for h in self.hosts}
+
+        def add(host: str, role: str) -> None:
+            if role not in roles[host]:
+                roles[host].append(role)
+
+        add(self.edge.host, "edge")
+        for service in self.services.values():
+            for host in service.hosts:
+                add(host, "app")
+        add(self.redis.host, "redis")
+        if self.redis.replica_host:
+            add(self.redis.replica_host, "redis-replica")
+        for host in self.redis.sentinel_hosts:
+            add(host, "redis-sentinel")
+        add(self.monitoring.host, "monitoring")
+        if self.backup.enabled:
+            add(self.backup.host, "backup")
+        return roles
+
+    def required_secrets(self) -> dict[str, str]:
+        """The secret config keys this config needs, with the reason for each."""
+        need: dict[str, str] = {}
+        if any(h.connection == "ssh" for h in self.hosts):
+            need["sshPrivateKey"] = KNOWN_SECRETS["sshPrivateKey"]
+        if self.dns.enabled:
+            need["cloudflareApiToken"] = KNOWN_SECRETS["cloudflareApiToken"]
+        if self.backup.enabled and self.backup.database != "none":
+            need["databaseUrl"] = KNOWN_SECRETS["databaseUrl"]
+        if self.environment != "local":
+            need["alertWebhookUrl"] = KNOWN_SECRETS["alertWebhookUrl"]
+            if self.backup.enabled:
+                need["backupPassword"] = KNOWN_SECRETS["backupPassword"]
+        if self.backup.enabled and self.backup.repository.startswith("s3:"):
+            need["backupAccessKeyId"] = KNOWN_SECRETS["backupAccessKeyId"]
+            need["backupSecretAccessKey"] = KNOWN_SECRETS["backupSecretAccessKey"]
+        for name, service in self.services.items():
+            for env, ref in service.secret_env.items():
+                if ref.config is not None:
+                    need.setdefault(ref.config, f"secret env {env} of service {name}")
+        return need
+
+    def secret(self, key: str) -> str | None:
+        value = self.secrets.get(key)
+        return value.get_secret_value() if value is not None else None
+
+
+# --- loading ---------------------------------------------------------------------------
+
+TOP_LEVEL_KEYS = tuple(
+    (field.alias or name) for name, field in StackConfig.model_fields.items() if name != "secrets"
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    detail: str
+
+
+class ConfigError(Exception):
+    """Bad stack config: one message naming the stack, each key and what is allowed."""
+
+    def __init__(self, stack: str, problems: list[Problem]):
+        self.stack = stack
+        self.problems = problems
+        lines = [f"invalid config for stack '{stack}' ({len(problems)} problem(s)):"]
+        lines += [f"  - {p.key}: {p.detail}" for p in problems]
+        super().__init__("\n".join(lines))
+
+    @property
+    def keys(self) -> list[str]:
+        return [p.key for p in self.problems]
+
+
+def image_is_pinned(ref: str) -> bool:
+    """True when an image reference names a digest, or a tag other than `latest`."""
+    if "@sha256:" in ref:
+        return True
+    last = ref.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return False
+    return last.rsplit(":", 1)[1] not in ("", "latest")
+
+
+def placeholder_secret(stack: str, key: str) -> str:
+    """A stand-in for a secret that cannot be read offline (not set, or encrypted)."""
+    digest = hashlib.sha256(f"webstack-offline:{stack}:{key}".encode()).hexdigest()
+    return f"offline-placeholder-{digest[:40]}"
+
+
+def load_stack_config(
+    stack: str,
+    raw: Mapping[str, Any],
+    secret_keys: Collection[str],
+    *,
+    placeholder_secrets: bool = False,
+) -> StackConfig:
+    """Validate the `webstack:*` config of one stack.
+
+    `raw` maps full keys ("webstack:hosts") to values as the engine passes them (strings,
+    structured values JSON-encoded) or as YAML gives them. Keys of other namespaces
+    (provider config such as `docker:host`) are left alone. With `placeholder_secrets`
+    (the offline plan), secrets that are required but not readable get a placeholder.
+    """
+    problems: list[Problem] = []
+    plain: dict[str, Any] = {}
+    secret_values: dict[str, str] = {}
+    for full_key, value in raw.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if key in TOP_LEVEL_KEYS:
+            if full_key in secret_keys:
+                problems.append(Problem(full_key, "is set as a secret; allowed: a plain value"))
+            plain[key] = _decode(value)
+        else:
+            secret_values[key] = value if isinstance(value, str) else json.dumps(value)
+
+    try:
+        config = StackConfig.model_validate(plain)
+    except ValidationError as err:
+        problems += [_problem(e) for e in err.errors()]
+        raise ConfigError(stack, problems) from None
+
+    problems += _check_references(config)
+    required = config.required_secrets()
+    for key, value in secret_values.items():
+        full_key = f"{NAMESPACE}:{key}"
+        if key not in required and key not in KNOWN_SECRETS:
+            allowed = ", ".join(sorted({*TOP_LEVEL_KEYS, *KNOWN_SECRETS, *required}))
+            problems.append(Problem(full_key, f"unknown key; allowed keys: {allowed}"))
+        elif full_key not in secret_keys:
+            problems.append(
+                Problem(
+                    full_key,
+                    "holds a plaintext value; allowed: a secret, set with "
+                    f"`pulumi config set --secret {full_key} <value> --stack {stack}`",
+                )
+            )
+    for key, reason in required.items():
+        if key not in secret_values:
+            if placeholder_secrets:
+                secret_values[key] = placeholder_secret(stack, key)
+            else:
+                problems.append(
+                    Problem(
+                        f"{NAMESPACE}:{key}",
+                        f"missing; required ({reason}); set it with "
+                        f"`pulumi config set --secret {NAMESPACE}:{key} <value> --stack {stack}`",
+                    )
+                )
+    if problems:
+        raise ConfigError(stack, problems)
+    return config.model_copy(update={"secrets": {k: SecretStr(v) for k, v in secret_values.items()}})
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    key = NAMESPACE + ":"
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += part if i == 0 else f".{part}"
+    return key
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed at a config path, for 'unknown key' messages."""
+    model: Any = StackConfig
+    for part in loc:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+            if field is None:
+                return []
+            model = _strip(field.annotation)
+        elif get_origin(model) in (list, dict):  # `part` is an index or a map key
+            model = _strip(get_args(model)[-1])
+        else:
+            return []
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items() if n != "secrets"]
+    return []
+
+
+def _strip(annotation: Any) -> Any:
+    """Strip Annotated[...] and Optional[...] from a field's type."""
+    while True:
+        args = get_args(annotation)
+        if get_origin(annotation) is Annotated:
+            annotation = args[0]
+        elif args and type(None) in args:
+            annotation = next(a for a in args if a is not type(None))
+        else:
+            return annotation
+
+
+def _problem(error: Any) -> Problem:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    got = error.get("input")
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_fields_at(loc[:-1]))
+        return Problem(_key(loc), f"unknown key; allowed keys: {allowed}")
+    if kind == "missing":
+        return Problem(_key(loc), "missing; this key is required")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        limit = next(iter(ctx.values()))
+        return Problem(_key(loc), f"got {got!r}; allowed: a number {bound} {limit}")
+    if kind == "literal_error":
+        return Problem(_key(loc), f"got {got!r}; allowed: {ctx.get('expected')}")
+    if kind == "string_pattern_mismatch":
+        return Problem(_key(loc), f"got {got!r}; allowed: text matching {ctx.get('pattern')}")
+    if kind in ("too_short", "too_long"):
+        return Problem(_key(loc), f"{error['msg'].lower()}")
+    if kind == "value_error":
+        reason = str(ctx.get("error", error["msg"]))
+        return Problem(_key(loc), f"got {_short(got)}; allowed: {reason}")
+    return Problem(_key(loc), f"got {_short(got)}; {error['msg'].lower()}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_references(config: StackConfig) -> list[Problem]:
+    """Checks across keys: names that must exist, addresses that must be unique."""
+    problems: list[Problem] = []
+    names = [h.name for h in config.hosts]
+    allowed_hosts = ", ".join(names)
+
+    def host_ref(key: str, name: str | None) -> None:
+        if name is not None and name not in names:
+            problems.append(Problem(f"{NAMESPACE}:{key}", f"names no host: {name!r}; allowed: {allowed_hosts}"))
+
+    seen_names: set[str] = set()
+    seen_addresses: dict[str, str] = {}
+    for i, host in enumerate(config.hosts):
+        if host.name in seen_names:
+            problems.append(Problem(f"{NAMESPACE}:hosts[{i}].name", f"{host.name!r} is used twice; allowed: unique names"))
+        seen_names.add(host.name)
+        for field, address in (("address", host.address), ("privateAddress", host.private_address)):
+            if address is None:
+                continue
+            other = seen_addresses.get(address)
+            if other is not None and other != host.name:
+                problems.append(
+                    Problem(f"{NAMESPACE}:hosts[{i}].{field}", f"{address!r} is also the address of host {other!r}; allowed: one host per address")
+                )
+            seen_addresses[address] = host.name
+        if host.connection == "local" and config.environment != "local":
+            problems.append(Problem(f"{NAMESPACE}:hosts[{i}].connection", "got 'local'; allowed: 'ssh' outside the local stack"))
+
+    host_ref("edge.host", config.edge.host)
+    host_ref("redis.host", config.redis.host)
+    host_ref("redis.replicaHost", config.redis.replica_host)
+    for i, name in enumerate(config.redis.sentinel_hosts):
+        host_ref(f"redis.sentinelHosts[{i}]", name)
+    if config.redis.replica_host == config.redis.host:
+        problems.append(Problem(f"{NAMESPACE}:redis.replicaHost", "is the primary's host; allowed: another host"))
+    host_ref("monitoring.host", config.monitoring.host)
+    host_ref("backup.host", config.backup.host)
+
+    paths: dict[str, str] = {}
+    for service_name, service in config.services.items():
+        base = f"services.{service_name}"
+        for i, name in enumerate(service.hosts):
+            host_ref(f"{base}.hosts[{i}]", name)
+        if service.path in paths:
+            problems.append(Problem(f"{NAMESPACE}:{base}.path", f"{service.path!r} is also the path of service {paths[service.path]!r}; allowed: a path no other service uses"))
+        paths[service.path] = service_name
+        for i, login in enumerate(service.login_paths):
+            if not login.startswith(service.path):
+                problems.append(Problem(f"{NAMESPACE}:{base}.loginPaths[{i}]", f"got {login!r}; allowed: a path under the service's path {service.path!r}"))
+        if config.environment != "local" and not image_is_pinned(service.image):
+            problems.append(Problem(f"{NAMESPACE}:{base}.image", f"got {service.image!r}; allowed: an image pinned by tag (not :latest) or digest in {config.environment}"))
+    if "/" not in paths:
+        problems.append(Problem(f"{NAMESPACE}:services", "no service serves path '/'; allowed: exactly one service with path '/' (the front end)"))
+
+    if config.environment != "local":
+        for field_name in ImagesConfig.model_fields:
+            image = getattr(config.images, field_name)
+            if not image_is_pinned(image):
+                alias = ImagesConfig.model_fields[field_name].alias or field_name
+                problems.append(Problem(f"{NAMESPACE}:images.{alias}", f"got {image!r}; allowed: an image pinned by tag (not :latest) or digest in {config.environment}"))
+        if config.edge.certificate == "self-signed" and config.dns.enabled:
+            problems.append(Problem(f"{NAMESPACE}:edge.certificate", "got 'self-signed'; allowed: 'cloudflare-origin' when DNS is on (Cloudflare SSL strict needs a trusted origin certificate)"))
+    if config.platform == "docker" and config.edge.certificate == "cloudflare-origin" and not config.dns.enabled:
+        problems.append(Problem(f"{NAMESPACE}:edge.certificate", "got 'cloudflare-origin'; allowed: 'self-signed' unless dns.enabled is true"))
+    return problems
