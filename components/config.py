@@ -219,7 +219,7 @@ class BackupConfig(Model):
     retention: RetentionConfig = RetentionConfig()
     database: Literal["none", "postgres", "mongodb"] = "none"
     redis: bool = True
-    volumes: list[Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]] = Field(default_factory=list)
+    volumes: list[Literal["grafana", "prometheus", "alertmanager"]] = Field(default_factory=list)
     verify_subset: Annotated[str, Field(pattern=r"^([1-9][0-9]?|100)%$")] = "5%"
 
     @field_validator("schedule")
@@ -294,7 +294,8 @@ class ImagesConfig(Model):
     node_exporter: str = "prom/node-exporter:v1.8.2"
     redis_exporter: str = "oliver006/redis_exporter:v1.66.0"
     nginx_exporter: str = "nginx/nginx-prometheus-exporter:1.3.0"
-    restic: str = "restic/restic:0.17.3"
+    # restic with redis-cli, pg_dump and a cron: built from images/backup (see README).
+    backup: str = "ghcr.io/example/webstack-backup:0.17.3"
 
 
 class StackConfig(Model):
@@ -610,6 +611,27 @@ def _check_references(config: StackConfig) -> list[Problem]:
         problems.append(Problem(f"{NAMESPACE}:redis.replicaHost", "is the primary's host; allowed: another host"))
     host_ref("monitoring.host", config.monitoring.host)
     host_ref("backup.host", config.backup.host)
+    for i, volume in enumerate(config.backup.volumes):
+        if config.monitoring.host != config.backup.host:
+            problems.append(
+                Problem(
+                    f"{NAMESPACE}:backup.volumes[{i}]",
+                    f"volume {volume!r} lives on host {config.monitoring.host!r}; allowed: volumes of the backup host "
+                    f"{config.backup.host!r} (Docker volumes are per host)",
+                )
+            )
+    if config.platform != "docker":
+        problems.append(
+            Problem(f"{NAMESPACE}:platform", f"got {config.platform!r}; allowed: 'docker' (the kubernetes platform is not in this release)")
+        )
+    for i, host in enumerate(config.hosts):
+        if len(config.hosts) > 1 and host.connection == "ssh" and host.private_address is None:
+            problems.append(
+                Problem(
+                    f"{NAMESPACE}:hosts[{i}].privateAddress",
+                    "missing; required when a stack has several hosts (internal ports are published only on it)",
+                )
+            )
 
     paths: dict[str, str] = {}
     for service_name, service in config.services.items():

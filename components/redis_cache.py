@@ -1,0 +1,182 @@
+"""RedisCache: Redis with a generated password, AOF, maxmemory, optional replica and Sentinel.
+
+Never published on a public interface: reached over the host's Docker network, or on
+the private address when another host needs it. The data volume is protected in
+production, so `pulumi destroy` cannot drop it by accident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from .config import Platform, StackConfig
+from .render.redis import REDIS_START, SENTINEL_MASTER, SENTINEL_START, RedisSpec, render_redis_conf, render_sentinel_conf
+from .vps_host import VpsHost
+from .wiring import Endpoint, command_healthcheck, container_defaults, endpoint, env_list, internal_port, uploads
+
+SENTINEL_PORT = 26379
+EXPORTER_PORT = 9121
+CONF = "/etc/redis/redis.conf"
+
+
+@dataclass
+class RedisCacheArgs:
+    config: StackConfig
+    stack: str
+    hosts: dict[str, VpsHost]
+    platform: Platform
+
+
+class RedisCache(pulumi.ComponentResource):
+    password: pulumi.Output[str]
+    url: pulumi.Output[str]
+    exporter: Endpoint
+    primary: docker.Container
+    data_volumes: list[docker.Volume]
+
+    def __init__(self, name: str, args: RedisCacheArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("webstack:cache:RedisCache", name, None, opts)
+        if args.platform != "docker":
+            raise ValueError(f"RedisCache: platform {args.platform!r} is not available; allowed: 'docker'")
+        cfg, redis = args.config, args.config.redis
+        self._hosts = args.hosts
+        self._primary_host = args.hosts[redis.host]
+        self.port = redis.port
+        generated = random.RandomPassword(
+            f"{name}-password",
+            length=48,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+        )
+        self.password = pulumi.Output.secret(generated.result)
+        self._images: dict[str, docker.RemoteImage] = {}
+        self.data_volumes = []
+
+        spec = RedisSpec(
+            port=redis.port,
+            maxmemory_mb=redis.maxmemory_mb,
+            maxmemory_policy=redis.maxmemory_policy,
+            appendonly=redis.appendonly,
+            appendfsync=redis.appendfsync,
+        )
+        self.primary = self._node(name, args, self._primary_host, "redis", spec)
+        self.replica: docker.Container | None = None
+        if redis.replica_host:
+            replica_spec = RedisSpec(**{**spec.__dict__, "replica_of": f"{self._primary_host.internal_address} {redis.port}"})
+            self.replica = self._node(name, args, args.hosts[redis.replica_host], "redis-replica", replica_spec)
+        self.sentinels: list[str] = []
+        for host_name in redis.sentinel_hosts:
+            self._sentinel(name, args, args.hosts[host_name])
+            self.sentinels.append(f"{args.hosts[host_name].internal_address}:{SENTINEL_PORT}")
+
+        host = self._primary_host
+        exporter = docker.Container(
+            f"{name}-exporter",
+            name=f"webstack-{args.stack}-redis-exporter",
+            image=self._image(name, host, cfg.images.redis_exporter).image_id,
+            envs=env_list({"REDIS_ADDR": f"redis://redis:{redis.port}"}, {"REDIS_PASSWORD": self.password}),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name)],
+            ports=[internal_port(EXPORTER_PORT, host.internal_address)] if host.multi_host else [],
+            user="65534:65534",
+            **container_defaults(memory_mb=64),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=host.docker, depends_on=[self.primary], delete_before_replace=True
+            ),
+        )
+        self.exporter = endpoint(
+            exporter, host=host.name, internal_address=host.internal_address, port=EXPORTER_PORT, published=host.multi_host
+        )
+        self.url = self.url_for(cfg.monitoring.host)
+        self.register_outputs(
+            {"url": self.url, "host": redis.host, "port": redis.port, "sentinels": self.sentinels}
+        )
+
+    def address_for(self, host_name: str) -> str:
+        """host:port of the primary as seen from `host_name`."""
+        if host_name == self._primary_host.name:
+            return f"redis:{self.port}"
+        return f"{self._primary_host.internal_address}:{self.port}"
+
+    def url_for(self, host_name: str) -> pulumi.Output[str]:
+        return pulumi.Output.secret(
+            pulumi.Output.concat("redis://:", self.password, "@", self.address_for(host_name), "/0")
+        )
+
+    def _image(self, name: str, host: VpsHost, image: str) -> docker.RemoteImage:
+        key = f"{host.name}/{image}"
+        if key not in self._images:
+            suffix = "exporter-" if "exporter" in image else ""
+            self._images[key] = docker.RemoteImage(
+                f"{name}-{suffix}image-{host.name}",
+                name=image,
+                keep_locally=True,
+                opts=pulumi.ResourceOptions(parent=self, provider=host.docker),
+            )
+        return self._images[key]
+
+    def _node(self, name: str, args: RedisCacheArgs, host: VpsHost, role: str, spec: RedisSpec) -> docker.Container:
+        cfg = args.config
+        protect = cfg.redis_protected
+        volume = docker.Volume(
+            f"{name}-{role}-data",
+            name=f"webstack-{args.stack}-{role}-data",
+            opts=pulumi.ResourceOptions(parent=self, provider=host.docker, protect=protect, retain_on_delete=protect),
+        )
+        self.data_volumes.append(volume)
+        conf = render_redis_conf(spec)
+        if host.multi_host:
+            # Announce the private address, not the container's, to replicas and Sentinels.
+            conf += f"replica-announce-ip {host.internal_address}\nreplica-announce-port {spec.port}\n"
+        return docker.Container(
+            f"{name}-{role}",
+            name=f"webstack-{args.stack}-{role}",
+            image=self._image(name, host, cfg.images.redis).image_id,
+            command=["sh", "-c", REDIS_START],
+            envs=env_list({}, {"REDIS_PASSWORD": self.password}),
+            uploads=uploads({CONF: conf}),
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=[role])],
+            ports=(
+                [docker.ContainerPortArgs(internal=spec.port, external=spec.port, ip=host.internal_address)]
+                if host.multi_host
+                else []
+            ),
+            healthcheck=command_healthcheck(
+                f'redis-cli -p {spec.port} --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG'
+            ),
+            wait=True,
+            wait_timeout=120,
+            **container_defaults(memory_mb=int(cfg.redis.maxmemory_mb * 1.5) + 64),
+            opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
+        )
+
+    def _sentinel(self, name: str, args: RedisCacheArgs, host: VpsHost) -> docker.Container:
+        cfg = args.config
+        conf = render_sentinel_conf(
+            primary_address=self._primary_host.internal_address,
+            primary_port=cfg.redis.port,
+            quorum=cfg.redis.sentinel_quorum,
+            port=SENTINEL_PORT,
+        )
+        conf += f"sentinel announce-ip {host.internal_address}\nsentinel announce-port {SENTINEL_PORT}\n"
+        return docker.Container(
+            f"{name}-sentinel-{host.name}",
+            name=f"webstack-{args.stack}-redis-sentinel",
+            image=self._image(name, host, cfg.images.redis).image_id,
+            command=["sh", "-c", SENTINEL_START],
+            envs=env_list({}, {"REDIS_PASSWORD": self.password}),
+            uploads=uploads({"/etc/redis/sentinel.conf": conf}),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=["redis-sentinel"])],
+            ports=[docker.ContainerPortArgs(internal=SENTINEL_PORT, external=SENTINEL_PORT, ip=host.internal_address)],
+            healthcheck=command_healthcheck(
+                f'redis-cli -p {SENTINEL_PORT} --no-auth-warning -a "$REDIS_PASSWORD" sentinel master {SENTINEL_MASTER} >/dev/null'
+            ),
+            **container_defaults(memory_mb=64),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=host.docker, depends_on=[self.primary], delete_before_replace=True
+            ),
+        )

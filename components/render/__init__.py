@@ -1,0 +1,1 @@
+"""Pure renderers: text that goes on a host, with no Pulumi import."""

@@ -1,0 +1,182 @@
+"""The whole stack: hosts, then Redis, the app tier, the edge, monitoring and backups.
+
+`build_stack` declares every resource of a validated config and returns the stack
+outputs (the contract in `components/outputs.py`); `__main__.py` only exports them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from .app_tier import AppTier, AppTierArgs
+from .backup_job import BackupJob, BackupJobArgs
+from .config import StackConfig
+from .monitoring_stack import MonitoringStack, MonitoringStackArgs
+from .nginx_edge import NginxEdge, NginxEdgeArgs
+from .redis_cache import RedisCache, RedisCacheArgs
+from .vps_host import VpsHost, VpsHostArgs
+
+
+def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
+    multi_host = len(config.hosts) > 1
+    key = config.secret("sshPrivateKey")
+    ssh_key = pulumi.Output.secret(key) if key is not None else None
+    peers = [h.internal_address for h in config.hosts]
+    hosts = {
+        h.name: VpsHost(
+            h.name,
+            VpsHostArgs(
+                host=h,
+                stack=stack,
+                ssh_private_key=ssh_key,
+                private_peers=[p for p in peers if p != h.internal_address] if multi_host else [],
+                multi_host=multi_host,
+            ),
+        )
+        for h in config.hosts
+    }
+
+    redis = RedisCache("redis", RedisCacheArgs(config=config, stack=stack, hosts=hosts, platform=config.platform))
+    app = AppTier(
+        "app",
+        AppTierArgs(config=config, stack=stack, hosts=hosts, platform=config.platform, redis_url_for=redis.url_for),
+    )
+    token = config.secret("cloudflareApiToken")
+    edge = NginxEdge(
+        "edge",
+        NginxEdgeArgs(
+            config=config,
+            stack=stack,
+            host=hosts[config.edge.host],
+            upstreams=app.upstreams_from(config.edge.host),
+            cloudflare_api_token=pulumi.Output.secret(token) if token is not None else None,
+        ),
+    )
+
+    targets = {"nginx": [edge.exporter], "redis": [redis.exporter]}
+    labels: dict[str, dict[str, str]] = {}
+    paths: dict[str, str] = {}
+    for service_name, endpoints in app.metrics.items():
+        if endpoints:
+            job = f"app-{service_name}"
+            targets[job] = endpoints
+            labels[job] = {"service": service_name}
+            paths[job] = config.services[service_name].metrics_path or "/metrics"
+    monitoring = MonitoringStack(
+        "monitoring",
+        MonitoringStackArgs(
+            config=config,
+            stack=stack,
+            hosts=hosts,
+            platform=config.platform,
+            targets=targets,
+            target_labels=labels,
+            metrics_paths=paths,
+        ),
+    )
+
+    backup: BackupJob | None = None
+    if config.backup.enabled:
+        backup = BackupJob(
+            "backup",
+            BackupJobArgs(
+                config=config,
+                stack=stack,
+                hosts=hosts,
+                platform=config.platform,
+                redis_address=redis.address_for(config.backup.host) if config.backup.redis else None,
+                redis_password=redis.password,
+                volumes={v: monitoring.volumes[v].name for v in config.backup.volumes},
+            ),
+        )
+
+    return stack_outputs(config, stack, edge=edge, app=app, redis=redis, monitoring=monitoring, backup=backup)
+
+
+def stack_outputs(
+    config: StackConfig,
+    stack: str,
+    *,
+    edge: NginxEdge,
+    app: AppTier,
+    redis: RedisCache,
+    monitoring: MonitoringStack,
+    backup: BackupJob | None,
+) -> dict[str, Any]:
+    """The outputs contract (documented in docs/outputs.md, pinned by a test)."""
+    roles = config.roles()
+    base = edge.url
+    api_paths = [s.path for s in config.services.values() if s.kind == "api"]
+    return {
+        "environment": config.environment,
+        "endpoints": {
+            "url": base,
+            "health": f"{base}/health",
+            "api": f"{base}{api_paths[0]}" if api_paths else None,
+            "http": f"http://{config.server_names[0]}"
+            + ("" if config.edge.http_port == 80 else f":{config.edge.http_port}"),
+        },
+        "edge": {
+            "host": config.edge.host,
+            "publicAddress": edge.public_address,
+            "bindAddress": config.edge.bind_address,
+            "httpPort": config.edge.http_port,
+            "httpsPort": config.edge.https_port,
+            "serverNames": config.server_names,
+            "certificate": config.edge.certificate,
+        },
+        "dns": {
+            "enabled": config.dns.enabled,
+            "records": [r.name for r in edge.dns_records],
+            "proxied": config.dns.proxied if config.dns.enabled else False,
+        },
+        "hosts": [
+            {
+                "name": h.name,
+                "address": h.address,
+                "internalAddress": h.internal_address,
+                "connection": h.connection,
+                "roles": roles[h.name],
+            }
+            for h in config.hosts
+        ],
+        "services": {
+            name: {
+                "image": s.image,
+                "replicas": s.replicas,
+                "path": s.path,
+                "hosts": s.hosts,
+                "upstreams": pulumi.Output.all(*[e.from_host(config.edge.host) for e in app.replicas[name]]),
+            }
+            for name, s in sorted(config.services.items())
+        },
+        "redis": {
+            "host": config.redis.host,
+            "port": config.redis.port,
+            "replicaHost": config.redis.replica_host,
+            "sentinels": redis.sentinels,
+            "sentinelMaster": "webstack" if redis.sentinels else None,
+            "dataProtected": config.redis_protected,
+        },
+        "redisUrl": redis.url,
+        "monitoring": {
+            "host": config.monitoring.host,
+            "prometheusUrl": monitoring.prometheus_url,
+            "alertmanagerUrl": monitoring.alertmanager_url,
+            "grafanaUrl": monitoring.grafana_url,
+            "tunnelCommand": monitoring.tunnel_command,
+        },
+        "grafanaAdminPassword": monitoring.grafana_admin_password,
+        "backup": {
+            "enabled": backup is not None,
+            "host": config.backup.host,
+            "repository": config.backup.repository,
+            "offsite": config.backup.offsite,
+            "schedule": config.backup.schedule,
+            "retention": config.backup.retention.model_dump(by_alias=True),
+            "restoreCommand": backup.restore_command if backup else None,
+            "runNowCommand": backup.run_now_command if backup else None,
+        },
+    }

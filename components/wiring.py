@@ -1,0 +1,116 @@
+"""Pulumi helpers that several components share: container defaults, env, endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+
+# Every container: restart on failure or reboot, rotated logs.
+RESTART = "unless-stopped"
+LOG_DRIVER = "json-file"
+LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+
+
+def container_defaults(*, memory_mb: int, cpus: float | None = None) -> dict[str, Any]:
+    """Keyword arguments every webstack container gets."""
+    defaults: dict[str, Any] = {
+        "restart": RESTART,
+        "log_driver": LOG_DRIVER,
+        "log_opts": LOG_OPTS,
+        "memory": memory_mb,
+        "security_opts": ["no-new-privileges:true"],
+        "must_run": True,
+    }
+    if cpus is not None:
+        defaults["cpus"] = str(cpus)
+    return defaults
+
+
+def http_healthcheck(url: str, *, interval_s: int = 10) -> docker.ContainerHealthcheckArgs:
+    # wget (busybox) or curl, whichever the image carries.
+    probe = f"wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url} || exit 1"
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD-SHELL", probe],
+        interval=f"{interval_s}s",
+        timeout="5s",
+        retries=3,
+        start_period="20s",
+    )
+
+
+def command_healthcheck(*command: str, interval_s: int = 10) -> docker.ContainerHealthcheckArgs:
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD-SHELL", " ".join(command)],
+        interval=f"{interval_s}s",
+        timeout="5s",
+        retries=3,
+        start_period="20s",
+    )
+
+
+def env_list(
+    plain: Mapping[str, str], secret: Mapping[str, pulumi.Input[str]] | None = None
+) -> pulumi.Output[list[str]]:
+    """Container env as KEY=VALUE; secret when any secret value is in it."""
+    items = [pulumi.Output.from_input(f"{k}={v}") for k, v in sorted(plain.items())]
+    for key, value in sorted((secret or {}).items()):
+        items.append(pulumi.Output.secret(pulumi.Output.concat(key, "=", value)))
+    if not items:
+        return pulumi.Output.from_input([])
+    return pulumi.Output.all(*items).apply(list)
+
+
+def uploads(
+    files: Mapping[str, pulumi.Input[str]], *, secret: Sequence[str] = (), executable: Sequence[str] = ()
+) -> list[docker.ContainerUploadArgs]:
+    """Files baked into a container at creation; listed secret paths stay secret."""
+    return [
+        docker.ContainerUploadArgs(
+            file=path,
+            content=pulumi.Output.secret(content) if path in secret else content,
+            executable=path in executable or None,
+        )
+        for path, content in sorted(files.items())
+    ]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one container listens, as seen from its own host and from the others."""
+
+    host: str
+    local: pulumi.Output[str]
+    remote: pulumi.Output[str] | None
+
+    def from_host(self, host: str) -> pulumi.Output[str]:
+        if host == self.host or self.remote is None:
+            return self.local
+        return self.remote
+
+
+def endpoint(
+    container: docker.Container, *, host: str, internal_address: str, port: int, published: bool
+) -> Endpoint:
+    local = pulumi.Output.concat(container.name, ":", str(port))
+    remote = None
+    if published:
+        remote = container.ports.apply(
+            lambda ports: f"{internal_address}:{_external(ports, port)}"
+        )
+    return Endpoint(host=host, local=local, remote=remote)
+
+
+def internal_port(port: int, address: str) -> docker.ContainerPortArgs:
+    """Publish a container port on the private address only, on a port Docker picks."""
+    return docker.ContainerPortArgs(internal=port, ip=address)
+
+
+def _external(ports: Sequence[docker.outputs.ContainerPort] | None, internal: int) -> int:
+    for port in ports or []:
+        if port.internal == internal and port.external:
+            return int(port.external)
+    return internal
