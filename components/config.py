@@ -562,11 +562,27 @@ def _problem(error: Any) -> Problem:
     if kind == "string_pattern_mismatch":
         return Problem(_key(loc), f"got {got!r}; allowed: text matching {ctx.get('pattern')}")
     if kind in ("too_short", "too_long"):
-        return Problem(_key(loc), f"{error['msg'].lower()}")
+        return Problem(_key(loc), f"got {_short(got)}; allowed: {error['msg'].lower()}")
+    expected = {
+        "int_parsing": "an integer",
+        "int_type": "an integer",
+        "int_from_float": "an integer",
+        "float_parsing": "a number",
+        "float_type": "a number",
+        "bool_parsing": "true or false",
+        "bool_type": "true or false",
+        "string_type": "text",
+        "list_type": "a list",
+        "dict_type": "a map of keys to values",
+    }.get(kind)
+    if kind == "model_type" or kind == "model_attributes_type":
+        expected = "an object with keys: " + ", ".join(_fields_at(loc))
+    if expected is not None:
+        return Problem(_key(loc), f"got {_short(got)}; allowed: {expected}")
     if kind == "value_error":
         reason = str(ctx.get("error", error["msg"]))
         return Problem(_key(loc), f"got {_short(got)}; allowed: {reason}")
-    return Problem(_key(loc), f"got {_short(got)}; {error['msg'].lower()}")
+    return Problem(_key(loc), f"got {_short(got)}; allowed: {error['msg'].lower()}")
 
 
 def _short(value: Any) -> str:

@@ -171,6 +171,9 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # bash has `${#array[@]}`: keep Jinja comments out of its way
+        comment_start_string="{##",
+        comment_end_string="##}",
     )
     env.filters["shquote"] = _shquote
     return env
