@@ -23,10 +23,7 @@ SCRIPTS = "/etc/webstack-backup"
 TEXTFILE = "/textfile"
 # cron does not pass the container's environment to its jobs: the entrypoint saves
 # it to a root-only file that the job sources.
-START = (
-    "umask 077 && export -p > /run/webstack-backup.env"
-    f" && exec busybox crond -f -l 8 -c {SCRIPTS}/crontabs"
-)
+START = f"umask 077 && export -p > /run/webstack-backup.env && exec busybox crond -f -l 8 -c {SCRIPTS}/crontabs"
 
 
 @dataclass
@@ -132,7 +129,9 @@ class BackupJob(pulumi.ComponentResource):
         )
         prefix = "" if host.is_local else f"ssh {host.host.deploy_user}@{host.host.address} "
         self.restore_command = f"{prefix}docker exec -it {self.container_name} {SCRIPTS}/restore.sh <database|redis|volume:NAME> [SNAPSHOT]"
-        self.run_now_command = f"{prefix}docker exec {self.container_name} sh -c '. /run/webstack-backup.env && {SCRIPTS}/backup.sh'"
+        self.run_now_command = (
+            f"{prefix}docker exec {self.container_name} sh -c '. /run/webstack-backup.env && {SCRIPTS}/backup.sh'"
+        )
         self.register_outputs(
             {
                 "repository": backup.repository,

@@ -64,9 +64,7 @@ KNOWN_SECRETS: dict[str, str] = {
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
 class HostConfig(Model):
@@ -386,9 +384,7 @@ class StackConfig(Model):
 
 # --- loading ---------------------------------------------------------------------------
 
-TOP_LEVEL_KEYS = tuple(
-    (field.alias or name) for name, field in StackConfig.model_fields.items() if name != "secrets"
-)
+TOP_LEVEL_KEYS = tuple((field.alias or name) for name, field in StackConfig.model_fields.items() if name != "secrets")
 
 
 @dataclass(frozen=True)
@@ -464,7 +460,7 @@ def load_stack_config(
 
     problems += _check_references(config)
     required = config.required_secrets()
-    for key, value in secret_values.items():
+    for key in secret_values:
         full_key = f"{NAMESPACE}:{key}"
         if key not in required and key not in KNOWN_SECRETS:
             allowed = ", ".join(sorted({*TOP_LEVEL_KEYS, *KNOWN_SECRETS, *required}))
@@ -604,7 +600,9 @@ def _check_references(config: StackConfig) -> list[Problem]:
     seen_addresses: dict[str, str] = {}
     for i, host in enumerate(config.hosts):
         if host.name in seen_names:
-            problems.append(Problem(f"{NAMESPACE}:hosts[{i}].name", f"{host.name!r} is used twice; allowed: unique names"))
+            problems.append(
+                Problem(f"{NAMESPACE}:hosts[{i}].name", f"{host.name!r} is used twice; allowed: unique names")
+            )
         seen_names.add(host.name)
         for field, address in (("address", host.address), ("privateAddress", host.private_address)):
             if address is None:
@@ -612,11 +610,16 @@ def _check_references(config: StackConfig) -> list[Problem]:
             other = seen_addresses.get(address)
             if other is not None and other != host.name:
                 problems.append(
-                    Problem(f"{NAMESPACE}:hosts[{i}].{field}", f"{address!r} is also the address of host {other!r}; allowed: one host per address")
+                    Problem(
+                        f"{NAMESPACE}:hosts[{i}].{field}",
+                        f"{address!r} is also the address of host {other!r}; allowed: one host per address",
+                    )
                 )
             seen_addresses[address] = host.name
         if host.connection == "local" and config.environment != "local":
-            problems.append(Problem(f"{NAMESPACE}:hosts[{i}].connection", "got 'local'; allowed: 'ssh' outside the local stack"))
+            problems.append(
+                Problem(f"{NAMESPACE}:hosts[{i}].connection", "got 'local'; allowed: 'ssh' outside the local stack")
+            )
 
     host_ref("edge.host", config.edge.host)
     host_ref("redis.host", config.redis.host)
@@ -638,7 +641,10 @@ def _check_references(config: StackConfig) -> list[Problem]:
             )
     if config.platform != "docker":
         problems.append(
-            Problem(f"{NAMESPACE}:platform", f"got {config.platform!r}; allowed: 'docker' (the kubernetes platform is not in this release)")
+            Problem(
+                f"{NAMESPACE}:platform",
+                f"got {config.platform!r}; allowed: 'docker' (the kubernetes platform is not in this release)",
+            )
         )
     for i, host in enumerate(config.hosts):
         if len(config.hosts) > 1 and host.connection == "ssh" and host.private_address is None:
@@ -655,24 +661,59 @@ def _check_references(config: StackConfig) -> list[Problem]:
         for i, name in enumerate(service.hosts):
             host_ref(f"{base}.hosts[{i}]", name)
         if service.path in paths:
-            problems.append(Problem(f"{NAMESPACE}:{base}.path", f"{service.path!r} is also the path of service {paths[service.path]!r}; allowed: a path no other service uses"))
+            problems.append(
+                Problem(
+                    f"{NAMESPACE}:{base}.path",
+                    f"{service.path!r} is also the path of service {paths[service.path]!r}; allowed: a path no other service uses",
+                )
+            )
         paths[service.path] = service_name
         for i, login in enumerate(service.login_paths):
             if not login.startswith(service.path):
-                problems.append(Problem(f"{NAMESPACE}:{base}.loginPaths[{i}]", f"got {login!r}; allowed: a path under the service's path {service.path!r}"))
+                problems.append(
+                    Problem(
+                        f"{NAMESPACE}:{base}.loginPaths[{i}]",
+                        f"got {login!r}; allowed: a path under the service's path {service.path!r}",
+                    )
+                )
         if config.environment != "local" and not image_is_pinned(service.image):
-            problems.append(Problem(f"{NAMESPACE}:{base}.image", f"got {service.image!r}; allowed: an image pinned by tag (not :latest) or digest in {config.environment}"))
+            problems.append(
+                Problem(
+                    f"{NAMESPACE}:{base}.image",
+                    f"got {service.image!r}; allowed: an image pinned by tag (not :latest) or digest in {config.environment}",
+                )
+            )
     if "/" not in paths:
-        problems.append(Problem(f"{NAMESPACE}:services", "no service serves path '/'; allowed: exactly one service with path '/' (the front end)"))
+        problems.append(
+            Problem(
+                f"{NAMESPACE}:services",
+                "no service serves path '/'; allowed: exactly one service with path '/' (the front end)",
+            )
+        )
 
     if config.environment != "local":
         for field_name in ImagesConfig.model_fields:
             image = getattr(config.images, field_name)
             if not image_is_pinned(image):
                 alias = ImagesConfig.model_fields[field_name].alias or field_name
-                problems.append(Problem(f"{NAMESPACE}:images.{alias}", f"got {image!r}; allowed: an image pinned by tag (not :latest) or digest in {config.environment}"))
+                problems.append(
+                    Problem(
+                        f"{NAMESPACE}:images.{alias}",
+                        f"got {image!r}; allowed: an image pinned by tag (not :latest) or digest in {config.environment}",
+                    )
+                )
         if config.edge.certificate == "self-signed" and config.dns.enabled:
-            problems.append(Problem(f"{NAMESPACE}:edge.certificate", "got 'self-signed'; allowed: 'cloudflare-origin' when DNS is on (Cloudflare SSL strict needs a trusted origin certificate)"))
+            problems.append(
+                Problem(
+                    f"{NAMESPACE}:edge.certificate",
+                    "got 'self-signed'; allowed: 'cloudflare-origin' when DNS is on (Cloudflare SSL strict needs a trusted origin certificate)",
+                )
+            )
     if config.platform == "docker" and config.edge.certificate == "cloudflare-origin" and not config.dns.enabled:
-        problems.append(Problem(f"{NAMESPACE}:edge.certificate", "got 'cloudflare-origin'; allowed: 'self-signed' unless dns.enabled is true"))
+        problems.append(
+            Problem(
+                f"{NAMESPACE}:edge.certificate",
+                "got 'cloudflare-origin'; allowed: 'self-signed' unless dns.enabled is true",
+            )
+        )
     return problems

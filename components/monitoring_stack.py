@@ -69,7 +69,9 @@ class MonitoringStack(pulumi.ComponentResource):
             for v in ("prometheus", "alertmanager", "grafana")
         }
 
-        alertmanager_yml = render_alertmanager_config(webhook_url=cfg.secret("alertWebhookUrl"), environment=cfg.environment)
+        alertmanager_yml = render_alertmanager_config(
+            webhook_url=cfg.secret("alertWebhookUrl"), environment=cfg.environment
+        )
         alertmanager = self._container(
             name,
             args,
@@ -89,7 +91,7 @@ class MonitoringStack(pulumi.ComponentResource):
             user="65534:65534",
         )
 
-        rules = render_alert_rules(mon.thresholds, environment=cfg.environment)
+        rules = render_alert_rules(mon.thresholds, environment=cfg.environment, backups=cfg.backup.enabled)
         prometheus_yml = pulumi.Output.all(
             **{job: pulumi.Output.all(*[e.from_host(host.name) for e in eps]) for job, eps in targets.items()}
         ).apply(
@@ -161,7 +163,11 @@ class MonitoringStack(pulumi.ComponentResource):
             published=mon.grafana_port,
             health="/api/health",
             user="472:0",
-            env={"GF_USERS_ALLOW_SIGN_UP": "false", "GF_AUTH_ANONYMOUS_ENABLED": "false", "GF_ANALYTICS_REPORTING_ENABLED": "false"},
+            env={
+                "GF_USERS_ALLOW_SIGN_UP": "false",
+                "GF_AUTH_ANONYMOUS_ENABLED": "false",
+                "GF_ANALYTICS_REPORTING_ENABLED": "false",
+            },
             secret_env={"GF_SECURITY_ADMIN_PASSWORD": self.grafana_admin_password},
             depends_on=[prometheus],
         )
@@ -210,7 +216,9 @@ class MonitoringStack(pulumi.ComponentResource):
             ],
             volumes=[
                 docker.ContainerVolumeArgs(host_path="/", container_path="/host", read_only=True),
-                docker.ContainerVolumeArgs(host_path=f"{host.config_root}/textfile", container_path="/textfile", read_only=True),
+                docker.ContainerVolumeArgs(
+                    host_path=f"{host.config_root}/textfile", container_path="/textfile", read_only=True
+                ),
             ],
             pid_mode="host",
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=["node-exporter"])],

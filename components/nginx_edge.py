@@ -61,9 +61,7 @@ class NginxEdge(pulumi.ComponentResource):
         )
 
         if edge.certificate == "self-signed":
-            tls = host.run(
-                f"{name}-tls", render_self_signed_script(tls_dir, names, textfile_dir), parent=self
-            )
+            tls = host.run(f"{name}-tls", render_self_signed_script(tls_dir, names, textfile_dir), parent=self)
         else:
             csr = host.run(f"{name}-csr", render_csr_script(tls_dir, names), parent=self)
             origin_cert = cloudflare.OriginCaCertificate(
@@ -143,7 +141,11 @@ class NginxEdge(pulumi.ComponentResource):
             ),
         )
         self.exporter = endpoint(
-            exporter, host=host.name, internal_address=host.internal_address, port=EXPORTER_PORT, published=host.multi_host
+            exporter,
+            host=host.name,
+            internal_address=host.internal_address,
+            port=EXPORTER_PORT,
+            published=host.multi_host,
         )
 
         self.dns_records = []

@@ -19,7 +19,12 @@ class OutputSpec:
 
 CONTRACT: tuple[OutputSpec, ...] = (
     OutputSpec("environment", False, (), "local, staging or production"),
-    OutputSpec("endpoints", False, ("url", "health", "api", "http"), "public URLs: site, health check, API base, plain-HTTP entry (redirects)"),
+    OutputSpec(
+        "endpoints",
+        False,
+        ("url", "health", "api", "http"),
+        "public URLs: site, health check, API base, plain-HTTP entry (redirects)",
+    ),
     OutputSpec(
         "edge",
         False,

@@ -14,7 +14,14 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from .config import Platform, StackConfig
-from .render.redis import REDIS_START, SENTINEL_MASTER, SENTINEL_START, RedisSpec, render_redis_conf, render_sentinel_conf
+from .render.redis import (
+    REDIS_START,
+    SENTINEL_MASTER,
+    SENTINEL_START,
+    RedisSpec,
+    render_redis_conf,
+    render_sentinel_conf,
+)
 from .vps_host import VpsHost
 from .wiring import Endpoint, command_healthcheck, container_defaults, endpoint, env_list, internal_port, uploads
 
@@ -66,7 +73,9 @@ class RedisCache(pulumi.ComponentResource):
         self.primary = self._node(name, args, self._primary_host, "redis", spec)
         self.replica: docker.Container | None = None
         if redis.replica_host:
-            replica_spec = RedisSpec(**{**spec.__dict__, "replica_of": f"{self._primary_host.internal_address} {redis.port}"})
+            replica_spec = RedisSpec(
+                **{**spec.__dict__, "replica_of": f"{self._primary_host.internal_address} {redis.port}"}
+            )
             self.replica = self._node(name, args, args.hosts[redis.replica_host], "redis-replica", replica_spec)
         self.sentinels: list[str] = []
         for host_name in redis.sentinel_hosts:
@@ -88,12 +97,14 @@ class RedisCache(pulumi.ComponentResource):
             ),
         )
         self.exporter = endpoint(
-            exporter, host=host.name, internal_address=host.internal_address, port=EXPORTER_PORT, published=host.multi_host
+            exporter,
+            host=host.name,
+            internal_address=host.internal_address,
+            port=EXPORTER_PORT,
+            published=host.multi_host,
         )
         self.url = self.url_for(cfg.monitoring.host)
-        self.register_outputs(
-            {"url": self.url, "host": redis.host, "port": redis.port, "sentinels": self.sentinels}
-        )
+        self.register_outputs({"url": self.url, "host": redis.host, "port": redis.port, "sentinels": self.sentinels})
 
     def address_for(self, host_name: str) -> str:
         """host:port of the primary as seen from `host_name`."""
@@ -170,7 +181,9 @@ class RedisCache(pulumi.ComponentResource):
             command=["sh", "-c", SENTINEL_START],
             envs=env_list({}, {"REDIS_PASSWORD": self.password}),
             uploads=uploads({"/etc/redis/sentinel.conf": conf}),
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=["redis-sentinel"])],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=["redis-sentinel"])
+            ],
             ports=[docker.ContainerPortArgs(internal=SENTINEL_PORT, external=SENTINEL_PORT, ip=host.internal_address)],
             healthcheck=command_healthcheck(
                 f'redis-cli -p {SENTINEL_PORT} --no-auth-warning -a "$REDIS_PASSWORD" sentinel master {SENTINEL_MASTER} >/dev/null'

@@ -32,12 +32,6 @@ class VpsHostArgs:
 
 
 class VpsHost(pulumi.ComponentResource):
-    docker: docker.Provider
-    network: docker.Network
-    network_name: pulumi.Output[str]
-    bootstrap: command.remote.Command | None
-    config_root: str
-
     def __init__(self, name: str, args: VpsHostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:host:VpsHost", name, None, opts)
         self.host = args.host
@@ -49,7 +43,7 @@ class VpsHost(pulumi.ComponentResource):
 
         if self.is_local:
             self.config_root = str(PROJECT_DIR / ".webstack" / args.stack)
-            self.bootstrap = None
+            self.bootstrap: command.remote.Command | None = None
             self.docker = docker.Provider(f"{name}-docker", host="unix:///var/run/docker.sock", opts=child)
         else:
             self.config_root = f"/opt/webstack/{args.stack}"
@@ -83,7 +77,7 @@ class VpsHost(pulumi.ComponentResource):
             driver="bridge",
             opts=pulumi.ResourceOptions(parent=self, provider=self.docker),
         )
-        self.network_name = self.network.name
+        self.network_name: pulumi.Output[str] = self.network.name
         self.register_outputs(
             {
                 "name": self.name,
@@ -145,7 +139,5 @@ class VpsHost(pulumi.ComponentResource):
         """Write a file on this host (atomically: temp file, then rename)."""
         quoted = shlex.quote(path)
         directory = shlex.quote(path.rsplit("/", 1)[0])
-        script = (
-            f"mkdir -p {directory} && cat > {quoted}.tmp && chmod {mode} {quoted}.tmp && mv {quoted}.tmp {quoted}"
-        )
+        script = f"mkdir -p {directory} && cat > {quoted}.tmp && chmod {mode} {quoted}.tmp && mv {quoted}.tmp {quoted}"
         return self.run(resource_name, script, parent=parent, stdin=content, depends_on=depends_on)

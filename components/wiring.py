@@ -92,15 +92,11 @@ class Endpoint:
         return self.remote
 
 
-def endpoint(
-    container: docker.Container, *, host: str, internal_address: str, port: int, published: bool
-) -> Endpoint:
+def endpoint(container: docker.Container, *, host: str, internal_address: str, port: int, published: bool) -> Endpoint:
     local = pulumi.Output.concat(container.name, ":", str(port))
     remote = None
     if published:
-        remote = container.ports.apply(
-            lambda ports: f"{internal_address}:{_external(ports, port)}"
-        )
+        remote = container.ports.apply(lambda ports: f"{internal_address}:{_external(ports, port)}")
     return Endpoint(host=host, local=local, remote=remote)
 
 

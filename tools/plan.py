@@ -61,7 +61,9 @@ def _summary(resource: Declared) -> str:
             if key == "ports" and isinstance(value, list):
                 value = [f"{p.get('ip')}:{p.get('external') or '*'}->{p.get('internal')}" for p in value]
             parts.append(f"{key}={json.dumps(value) if not isinstance(value, str) else value}")
-    flags = [f for f, on in (("protect", resource.protect), ("delete-before-replace", resource.delete_before_replace)) if on]
+    flags = [
+        f for f, on in (("protect", resource.protect), ("delete-before-replace", resource.delete_before_replace)) if on
+    ]
     if any(isinstance(v, Secret) for v in resource.inputs.values()):
         flags.append("secret inputs")
     text = "  ".join(parts)
@@ -69,7 +71,9 @@ def _summary(resource: Declared) -> str:
 
 
 def render_tree(run: OfflineRun) -> str:
-    lines = [f"stack {run.stack} ({run.config.environment}, platform {run.config.platform}): {len(run.resources)} resources"]
+    lines = [
+        f"stack {run.stack} ({run.config.environment}, platform {run.config.platform}): {len(run.resources)} resources"
+    ]
     by_parent: dict[str, list[Declared]] = {}
     for r in run.resources:
         by_parent.setdefault(r.parent, []).append(r)

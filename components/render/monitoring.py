@@ -59,7 +59,7 @@ EXPR_BACKUP_AGE = "time() - webstack_backup_last_success_timestamp_seconds"
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-_TARGET = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$")
+_TARGET = re.compile(r"^([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$")
 
 
 def _dump(data: Any) -> str:
@@ -85,8 +85,6 @@ class ScrapeJob:
     def validate(self) -> None:
         if not _JOB_NAME.match(self.name):
             raise ValueError(f"scrape job name {self.name!r}: letters, digits, '_', '.', '-'")
-        if not self.targets:
-            raise ValueError(f"scrape job {self.name!r} has no targets")
         for target in self.targets:
             if not _TARGET.match(target):
                 raise ValueError(f"scrape job {self.name!r}: target {target!r} is not host:port")
@@ -718,7 +716,10 @@ def render_alert_rule_tests(
     )
 
     # Redis memory: 89% and 95% of a 100 MB maxmemory, and one instance without a limit.
-    redis_usage = {"redis-1:9121": REDIS_MEMORY_WARNING_PERCENT - 1.0, "redis-2:9121": _between(REDIS_MEMORY_WARNING_PERCENT, 100)}
+    redis_usage = {
+        "redis-1:9121": REDIS_MEMORY_WARNING_PERCENT - 1.0,
+        "redis-2:9121": _between(REDIS_MEMORY_WARNING_PERCENT, 100),
+    }
     series = []
     for instance, percent in redis_usage.items():
         labels = {"job": "redis", "instance": instance}

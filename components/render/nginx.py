@@ -297,8 +297,7 @@ def nginx_payload(spec: EdgeSpec) -> list[dict[str, Any]]:
         http += [_d("set_real_ip_from", cidr) for cidr in spec.trusted_proxies]
         http += [_d("real_ip_header", "CF-Connecting-IP")]
     http += [
-        _d("limit_req_zone", "$binary_remote_addr", f"zone={z.name}:10m", f"rate={z.rate_per_s}r/s")
-        for z in spec.zones
+        _d("limit_req_zone", "$binary_remote_addr", f"zone={z.name}:10m", f"rate={z.rate_per_s}r/s") for z in spec.zones
     ]
     http += [
         _d("limit_req_status", 429),

@@ -57,14 +57,17 @@ SENTINEL_START = (
 
 
 def render_sentinel_conf(*, primary_address: str, primary_port: int, quorum: int, port: int = 26379) -> str:
-    return "\n".join(
-        [
-            f"port {port}",
-            "dir /data",
-            f"sentinel monitor {SENTINEL_MASTER} {primary_address} {primary_port} {quorum}",
-            f"sentinel down-after-milliseconds {SENTINEL_MASTER} 5000",
-            f"sentinel parallel-syncs {SENTINEL_MASTER} 1",
-            f"sentinel failover-timeout {SENTINEL_MASTER} 10000",
-            "sentinel resolve-hostnames yes",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                f"port {port}",
+                "dir /data",
+                f"sentinel monitor {SENTINEL_MASTER} {primary_address} {primary_port} {quorum}",
+                f"sentinel down-after-milliseconds {SENTINEL_MASTER} 5000",
+                f"sentinel parallel-syncs {SENTINEL_MASTER} 1",
+                f"sentinel failover-timeout {SENTINEL_MASTER} 10000",
+                "sentinel resolve-hostnames yes",
+            ]
+        )
+        + "\n"
+    )

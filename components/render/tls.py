@@ -19,7 +19,7 @@ def _expiry_metric(tls_dir: str, textfile_dir: str, server_name: str) -> str:
     return (
         f"mkdir -p {shlex.quote(textfile_dir)}\n"
         f'end=$(date -d "$(openssl x509 -enddate -noout -in {cert} | cut -d= -f2)" +%s)\n'
-        f"printf '# TYPE {EXPIRY_METRIC} gauge\\n{EXPIRY_METRIC}{{server_name=\"{label}\"}} %s\\n' \"$end\" > {prom}.tmp\n"
+        f'printf \'# TYPE {EXPIRY_METRIC} gauge\\n{EXPIRY_METRIC}{{server_name="{label}"}} %s\\n\' "$end" > {prom}.tmp\n'
         f"mv {prom}.tmp {prom}\n"
     )
 
@@ -31,7 +31,7 @@ def render_self_signed_script(tls_dir: str, server_names: list[str], textfile_di
     return (
         "set -eu\n"
         f"mkdir -p {d} && chmod 0750 {d}\n"
-        f"if [ ! -s {d}/edge.crt ] || [ \"$(cat {d}/names 2>/dev/null)\" != {shlex.quote(san)} ]; then\n"
+        f'if [ ! -s {d}/edge.crt ] || [ "$(cat {d}/names 2>/dev/null)" != {shlex.quote(san)} ]; then\n'
         f"  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days {days} "
         f"-subj {shlex.quote('/CN=' + server_names[0])} -addext {shlex.quote('subjectAltName=' + san)} "
         f"-keyout {d}/edge.key.tmp -out {d}/edge.crt.tmp 2>/dev/null\n"
@@ -59,7 +59,6 @@ def render_csr_script(tls_dir: str, server_names: list[str]) -> str:
 def render_install_cert_script(tls_dir: str, textfile_dir: str, server_name: str) -> str:
     """Install a certificate read from stdin next to the key made by the CSR script."""
     d = shlex.quote(tls_dir)
-    return (
-        "set -eu\n"
-        f"cat > {d}/edge.crt.tmp && mv {d}/edge.crt.tmp {d}/edge.crt\n" + _expiry_metric(tls_dir, textfile_dir, server_name)
+    return f"set -eu\ncat > {d}/edge.crt.tmp && mv {d}/edge.crt.tmp {d}/edge.crt\n" + _expiry_metric(
+        tls_dir, textfile_dir, server_name
     )

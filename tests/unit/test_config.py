@@ -89,8 +89,16 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("local", _set("webstack:edge.httpsPort", 0), "webstack:edge.httpsPort"),
     ("production", _set("webstack:services.backend.hosts", ["app-1", "app-9"]), "webstack:services.backend.hosts[1]"),
     ("production", _append_host, "webstack:hosts[6].address"),
-    ("production", _set("webstack:services.backend.image", "ghcr.io/example/backend:latest"), "webstack:services.backend.image"),
-    ("staging", _set("webstack:services.frontend.image", "ghcr.io/example/frontend"), "webstack:services.frontend.image"),
+    (
+        "production",
+        _set("webstack:services.backend.image", "ghcr.io/example/backend:latest"),
+        "webstack:services.backend.image",
+    ),
+    (
+        "staging",
+        _set("webstack:services.frontend.image", "ghcr.io/example/frontend"),
+        "webstack:services.frontend.image",
+    ),
     ("production", _set("webstack:images.nginx", "nginx:latest"), "webstack:images.nginx"),
     ("local", _drop("webstack:domain"), "webstack:domain"),
     ("local", _set("webstack:unknownThing", "x"), "webstack:unknownThing"),
@@ -101,15 +109,27 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("production", _set("webstack:backup.retention.daily", 0), "webstack:backup.retention.daily"),
     ("production", _set("webstack:redis.replicaHost", "data-1"), "webstack:redis.replicaHost"),
     ("production", _set("webstack:redis.host", "nowhere"), "webstack:redis.host"),
-    ("production", _set("webstack:monitoring.thresholds", {"cpuWarning": 95, "cpuCritical": 90}), "webstack:monitoring.thresholds"),
+    (
+        "production",
+        _set("webstack:monitoring.thresholds", {"cpuWarning": 95, "cpuCritical": 90}),
+        "webstack:monitoring.thresholds",
+    ),
     ("production", _set("webstack:hosts[0].address", "not an address!"), "webstack:hosts[0].address"),
     ("production", _set("webstack:hosts[1].privateAddress", None), "webstack:hosts[1].privateAddress"),
     ("staging", _set("webstack:dns", {"enabled": True}), "webstack:dns"),
-    ("local", _set("webstack:services.backend.secretEnv", {"JWT_SECRET": {"generate": 8}}), "webstack:services.backend.secretEnv.JWT_SECRET.generate"),
+    (
+        "local",
+        _set("webstack:services.backend.secretEnv", {"JWT_SECRET": {"generate": 8}}),
+        "webstack:services.backend.secretEnv.JWT_SECRET.generate",
+    ),
     ("local", _set("webstack:hosts", "local"), "webstack:hosts"),
     ("production", _set("webstack:platform", "kubernetes"), "webstack:platform"),
     ("local", _set("webstack:backup.volumes", ["postgres-data"]), "webstack:backup.volumes[0]"),
-    ("production", _set("webstack:services.backend.loginPaths", ["/auth/login"]), "webstack:services.backend.loginPaths[0]"),
+    (
+        "production",
+        _set("webstack:services.backend.loginPaths", ["/auth/login"]),
+        "webstack:services.backend.loginPaths[0]",
+    ),
 ]
 
 
