@@ -89,7 +89,7 @@ class BackupJob(pulumi.ComponentResource):
         mounts = [
             docker.ContainerVolumeArgs(host_path=f"{host.config_root}/textfile", container_path=TEXTFILE),
             *[
-                docker.ContainerVolumeArgs(volume_name=volumes[v], container_path=f"/volumes/{v}", read_only=True)
+                docker.ContainerVolumeArgs(volume_name=volumes[v], container_path=f"/volumes/{v}")
                 for v in sorted(volumes)
             ],
         ]

@@ -40,9 +40,7 @@ def need(command: str) -> str:
     path = shutil.which(command)
     if path is None:
         package = PACKAGES.get(command, command)
-        pytest.fail(
-            f"{command} is not installed: apt-get install -y --no-install-recommends {package}", pytrace=False
-        )
+        pytest.fail(f"{command} is not installed: apt-get install -y --no-install-recommends {package}", pytrace=False)
     return path
 
 
@@ -84,7 +82,7 @@ class Resp:
         self.reader.close()
         self.sock.close()
 
-    def call(self, *args: bytes | str | int) -> RespValue:
+    def call(self, *args: bytes | str | int | float) -> RespValue:
         parts = [b"*%d\r\n" % len(args)]
         for arg in args:
             data = arg if isinstance(arg, bytes) else str(arg).encode()
@@ -127,13 +125,20 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 "redis-server",
-                "--bind", "127.0.0.1",
-                "--port", str(self.port),
-                "--dir", str(directory),
-                "--save", "",
-                "--appendonly", "no",
-                "--logfile", str(self.log),
-                "--requirepass", password,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(directory),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--logfile",
+                str(self.log),
+                "--requirepass",
+                password,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -145,10 +150,11 @@ class RedisServer:
                 client.call("PING")
                 client.close()
                 return
-            except (OSError, RespError):
+            except (OSError, RespError) as error:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"redis-server did not start: {self.log.read_text(errors='replace')}")
+                    log = self.log.read_text(errors="replace") if self.log.exists() else ""
+                    raise RuntimeError(f"redis-server did not start ({error}): {log}") from error
                 time.sleep(0.05)
 
     def client(self) -> Resp:
@@ -196,8 +202,10 @@ class PostgresServer:
         self._as_owner(
             [
                 str(bindir / "initdb"),
-                "-D", str(self.data),
-                "-U", self.ADMIN,
+                "-D",
+                str(self.data),
+                "-U",
+                self.ADMIN,
                 "--auth=scram-sha-256",
                 f"--pwfile={pwfile}",
                 "--encoding=UTF8",
@@ -206,16 +214,16 @@ class PostgresServer:
         )
         self.pg_ctl = str(bindir / "pg_ctl")
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} -c fsync=off"
-        self._as_owner(
-            [self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"]
-        )
+        self._as_owner([self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"])
 
     def _as_owner(self, argv: Sequence[str]) -> None:
         result = subprocess.run([*self.prefix, *argv], capture_output=True, text=True, timeout=120, cwd=self.root)
         if result.returncode != 0:
             raise RuntimeError(f"{argv[0]} failed: {result.stdout}\n{result.stderr}")
 
-    def psql(self, sql: str, *, database: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+    def psql(
+        self, sql: str, *, database: str = "postgres", user: str | None = None, password: str | None = None
+    ) -> str:
         env = {
             **os.environ,
             "PGPASSWORD": password if password is not None else self.admin_password,
@@ -223,10 +231,23 @@ class PostgresServer:
         }
         result = subprocess.run(
             [
-                "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                "-h", "127.0.0.1", "-p", str(self.port),
-                "-U", user or self.ADMIN, "-d", database,
-                "-c", sql,
+                "psql",
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                user or self.ADMIN,
+                "-d",
+                database,
+                "-c",
+                sql,
             ],
             capture_output=True,
             text=True,

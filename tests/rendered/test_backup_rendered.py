@@ -3,8 +3,9 @@
 What runs: restic, PostgreSQL 15 and Redis from Debian's packages (started by the tests
 on 127.0.0.1 with their data in temp dirs), shellcheck, and the rendered scripts
 themselves: full backup and restore cycles checked by row counts and checksums, Redis by
-the DUMP of every key, volumes by a tree checksum; the metrics file; retention against an
-independent model of restic's policy; wrong passwords and missing repositories. What is
+the value, type and TTL of every key in every db, volumes by a tree checksum; the metrics
+file; retention against an independent model of restic's policy (older snapshots are
+made with restic's --time); wrong passwords and missing repositories. What is
 not run here: MongoDB is not packaged in Debian, so the mongodb variant is rendered,
 shellchecked and its commands asserted, and its wiring (URI in a --config file, the
 archive through restic and back) runs against stub mongodump/mongorestore, never a real
@@ -25,7 +26,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +42,7 @@ from components.render.backup import (
     render_restore_script,
 )
 
-from .backup_servers import PostgresServer, RedisServer, need
+from .backup_servers import PostgresServer, RedisServer, Resp, RespValue, need
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -161,7 +162,7 @@ def redis_value(c: Resp, key: bytes) -> object:
     elif kind == b"set":
         reply = c.call("SMEMBERS", key)
         assert isinstance(reply, list)
-        return (kind, frozenset(map(bytes, reply)))  # type: ignore[arg-type]
+        return (kind, frozenset(repr(member) for member in reply))
     elif kind == b"zset":
         reply = c.call("ZRANGE", key, 0, -1, "WITHSCORES")
     elif kind == b"stream":
@@ -402,7 +403,11 @@ def test_rendering_is_pure_deterministic_and_quoted(tmp_path: Path) -> None:
     assert "set -euo pipefail" in text and "flock -n 9" in text
     # No secret has a place in the text: only the names of the variables that carry them.
     assert render_backup_env_names(spec) == [
-        "RESTIC_PASSWORD", "DATABASE_URL", "REDIS_HOST", "REDIS_PORT", "REDISCLI_AUTH",
+        "RESTIC_PASSWORD",
+        "DATABASE_URL",
+        "REDIS_HOST",
+        "REDIS_PORT",
+        "REDISCLI_AUTH",
     ]
     s3 = replace(spec, database="none", repository="s3:https://s3.example.com/b")
     assert render_backup_env_names(s3)[-2:] == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
@@ -419,8 +424,13 @@ def test_rendering_is_pure_deterministic_and_quoted(tmp_path: Path) -> None:
 
 def test_spec_from_config() -> None:
     config = BackupConfig.model_validate(
-        {"host": "data-1", "repository": "s3:https://s3.example.com/b/p", "database": "postgres",
-         "volumes": ["grafana"], "retention": {"daily": 30, "weekly": 8, "monthly": 12}}
+        {
+            "host": "data-1",
+            "repository": "s3:https://s3.example.com/b/p",
+            "database": "postgres",
+            "volumes": ["grafana"],
+            "retention": {"daily": 30, "weekly": 8, "monthly": 12},
+        }
     )
     spec = BackupSpec.from_config("production", config, textfile_dir="/var/lib/node_exporter")
     assert spec.volume_paths == {"grafana": "/volumes/grafana"}
@@ -530,7 +540,9 @@ def test_full_cycle_postgres_redis_volume(tmp_path: Path, database: Database, re
 
     snapshots = scripts.snapshots()
     assert sorted(tuple(s["tags"]) for s in snapshots) == [  # type: ignore[arg-type]
-        (STACK, "database"), (STACK, "redis"), (STACK, "volume:files"),
+        (STACK, "database"),
+        (STACK, "redis"),
+        (STACK, "volume:files"),
     ]
     assert {s["hostname"] for s in snapshots} == {STACK}
     assert_ok(scripts.restic("check", "--read-data"))
@@ -659,6 +671,30 @@ def test_wrong_password_and_missing_repository_fail_and_touch_nothing(
     assert database.checksum() == db_live and redis_state(redis) == redis_live
 
 
+def test_a_failing_target_does_not_stop_the_others(tmp_path: Path, database: Database, redis: RedisServer) -> None:
+    volume = tmp_path / "files"
+    make_volume(volume)
+    env = {
+        **base_env(tmp_path),
+        "DATABASE_URL": database.url,
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(redis.port),
+        "REDISCLI_AUTH": "not the redis password",
+    }
+    spec = make_spec(tmp_path, database="postgres", redis=True, volume_paths={"files": str(volume)})
+    scripts = write_scripts(tmp_path, spec, env)
+    result = scripts.run_backup()
+    assert_failed(result, "redis: failed", "some targets failed")
+    assert sorted(tuple(s["tags"])[1] for s in scripts.snapshots()) == ["database", "volume:files"]  # type: ignore[arg-type]
+    metrics = read_metrics(tmp_path / "textfile" / "webstack_backup.prom")
+    assert metrics['webstack_backup_last_run_success{target="redis"}'] == 0
+    assert metrics['webstack_backup_last_success_timestamp_seconds{target="redis"}'] == 0
+    for target in ("database", "volume:files"):
+        assert metrics[f'webstack_backup_last_run_success{{target="{target}"}}'] == 1
+        assert metrics[f'webstack_backup_last_success_timestamp_seconds{{target="{target}"}}'] > 0
+    assert not (tmp_path / "work" / "dumps").exists()
+
+
 def test_missing_environment_is_named(tmp_path: Path) -> None:
     need("restic")
     (tmp_path / "files").mkdir()
@@ -699,11 +735,17 @@ def test_two_runs_never_overlap(tmp_path: Path) -> None:
 def expected_kept(times: list[datetime], daily: int, weekly: int, monthly: int) -> set[datetime]:
     """restic's documented policy: newest first, each rule keeps the newest snapshot of each
     of its last N periods (day, ISO week, month) that have snapshots."""
-    rules = [
-        (daily, lambda t: (t.year, t.month, t.day)),
-        (weekly, lambda t: tuple(t.isocalendar())[:2]),
-        (monthly, lambda t: (t.year, t.month)),
-    ]
+
+    def day(t: datetime) -> object:
+        return (t.year, t.month, t.day)
+
+    def week(t: datetime) -> object:
+        return tuple(t.isocalendar())[:2]
+
+    def month(t: datetime) -> object:
+        return (t.year, t.month)
+
+    rules: list[tuple[int, Callable[[datetime], object]]] = [(daily, day), (weekly, week), (monthly, month)]
     left = [count for count, _ in rules]
     last: list[object] = [None, None, None]
     kept: set[datetime] = set()
@@ -739,16 +781,16 @@ def test_retention_keeps_exactly_the_policy(tmp_path: Path) -> None:
     volume = tmp_path / "files"
     volume.mkdir()
     (volume / "data").write_text("x\n")
-    retention = RetentionConfig(daily=5, weekly=3, monthly=3)
+    retention = RetentionConfig(daily=5, weekly=3, monthly=2)
     spec = make_spec(tmp_path, retention=retention, volume_paths={"files": str(volume)}, verify_subset="10%")
     env = base_env(tmp_path)
     scripts = write_scripts(tmp_path, spec, env)
     assert_ok(scripts.restic("init"))
 
-    # 70 days of nightly snapshots, two on some days, made with restic's --time; and
+    # 64 days of nightly snapshots (always three months or more), two on some days, made with restic's --time; and
     # another stack's snapshots in the same repository, which this stack must not touch.
     now = datetime.now(UTC).replace(microsecond=0)
-    times = [now - timedelta(days=n, hours=1) for n in range(1, 71)]
+    times = [now - timedelta(days=n, hours=1) for n in range(1, 65)]
     times += [now - timedelta(days=n, hours=5) for n in (2, 9, 40)]
     jobs = [(STACK, "volume:files", t) for t in times]
     jobs += [("staging", "volume:files", now - timedelta(days=n)) for n in (1, 2, 3, 30)]
@@ -760,8 +802,20 @@ def test_retention_keeps_exactly_the_policy(tmp_path: Path) -> None:
             assert proc.wait(120) == 0
         procs.append(
             subprocess.Popen(
-                ["restic", "backup", "--quiet", "--host", host, "--tag", host, "--tag", target,
-                 "--time", t.strftime("%Y-%m-%d %H:%M:%S"), str(volume)],
+                [
+                    "restic",
+                    "backup",
+                    "--quiet",
+                    "--host",
+                    host,
+                    "--tag",
+                    host,
+                    "--tag",
+                    target,
+                    "--time",
+                    t.strftime("%Y-%m-%d %H:%M:%S"),
+                    str(volume),
+                ],
                 env=restic_env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -776,8 +830,8 @@ def test_retention_keeps_exactly_the_policy(tmp_path: Path) -> None:
     remaining = scripts.snapshots("--host", STACK)
     new = [snapshot_time(s) for s in remaining if snapshot_time(s) > now - timedelta(minutes=5)]
     assert len(new) == 1
-    want = expected_kept([*times, new[0]], daily=5, weekly=3, monthly=3)
+    want = expected_kept([*times, new[0]], daily=5, weekly=3, monthly=2)
     assert {snapshot_time(s) for s in remaining} == want
-    assert len(want) < 5 + 3 + 3 and len(remaining) == len(want)
+    assert min(times) not in want and len(want) <= 5 + 3 + 2 and len(remaining) == len(want)
     assert len(scripts.snapshots("--host", "staging")) == 4
     assert_ok(scripts.restic("check"))

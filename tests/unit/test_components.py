@@ -100,7 +100,7 @@ def test_nginx_edge_alone() -> None:
         (443, 8443, "127.0.0.1"),
     }
     assert "upstream backend" in outputs["conf"] and "server b-0:8000" in outputs["conf"]
-    assert outputs["url"] == "https://local.example.com:8443"
+    assert outputs["url"] == "https://localhost:8443"
     reload = next(r for r in children if r.name == "edge-reload")
     assert reload.plain_inputs["create"].endswith("-s reload") and " -t -q && " in reload.plain_inputs["create"]
     assert not any(r.type.startswith("cloudflare") for r in declared)
