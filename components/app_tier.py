@@ -1,13 +1,22 @@
-"""AppTier: the services (back end, front end) as replicas spread over the app hosts.
+"""AppTier: the services (back end, front end).
 
-Replica containers are named by the provider (a random suffix), so a change that
-replaces them creates the new ones first; they must be healthy (`wait`) before the
-edge's upstreams switch to them, and the old ones are deleted last: a rolling
-replacement with no failed request.
+On platform docker: replicas spread over the app hosts. Replica containers are named by
+the provider (a random suffix), so a change that replaces them creates the new ones
+first; they must be healthy (`wait`) before the edge's upstreams switch to them, and the
+old ones are deleted last: a rolling replacement with no failed request.
+
+On platform kubernetes: per service a Deployment (probes on the health path, requests
+and limits, non-root, read-only root file system where the app allows, rolling update
+with maxUnavailable 0), its Secret for the secret env, a Service, a
+HorizontalPodAutoscaler (when `autoscale` is set), a PodDisruptionBudget, a
+NetworkPolicy (only the ingress controller, and Prometheus for metrics, reach it) and
+the Ingresses of the cluster's ingress-nginx controller (TLS, HTTPS forced, per-IP rate
+limits; a stricter one for the login paths).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,7 +24,9 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from .cluster import KubernetesCluster
 from .config import Platform, ServiceConfig, StackConfig
+from .render import kubernetes as manifests
 from .vps_host import VpsHost
 from .wiring import Endpoint, container_defaults, endpoint, env_list, http_healthcheck, internal_port
 
@@ -28,6 +39,8 @@ class AppTierArgs:
     platform: Platform
     # The Redis URL as a given host reaches it (secret), for services that use Redis.
     redis_url_for: Callable[[str], pulumi.Output[str]] | None = None
+    # Platform kubernetes: the cluster (provider, namespace) the objects go to.
+    cluster: KubernetesCluster | None = None
 
 
 class AppTier(pulumi.ComponentResource):
@@ -38,10 +51,13 @@ class AppTier(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppTierArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:app:AppTier", name, None, opts)
         self.replicas, self.metrics, self.containers = {}, {}, {}
-        if args.platform != "docker":
-            raise ValueError(f"AppTier: platform {args.platform!r} is not available; allowed: 'docker'")
+        # Platform kubernetes: each service's address in the cluster (its Service).
+        self.service_addresses: dict[str, str] = {}
         for service_name, service in sorted(args.config.services.items()):
-            self._service(name, service_name, service, args)
+            if args.platform == "docker":
+                self._docker(name, service_name, service, args)
+            else:
+                self._kubernetes(name, service_name, service, args)
         self.register_outputs(
             {
                 "services": {
@@ -52,15 +68,15 @@ class AppTier(pulumi.ComponentResource):
         )
 
     def upstreams_from(self, host: str) -> pulumi.Output[dict[str, list[str]]]:
-        """Each service's replica addresses as `host` (the edge's) reaches them."""
+        """Each service's replica addresses as `host` (the edge's) reaches them (platform docker)."""
         per_service = {
             service: pulumi.Output.all(*[e.from_host(host) for e in endpoints])
             for service, endpoints in self.replicas.items()
         }
         return pulumi.Output.all(**per_service).apply(lambda d: {k: list(v) for k, v in d.items()})
 
-    def _service(self, name: str, service_name: str, service: ServiceConfig, args: AppTierArgs) -> None:
-        base = f"{name}-{service_name}"
+    def _secret_env(self, base: str, service: ServiceConfig, args: AppTierArgs) -> dict[str, pulumi.Output[str]]:
+        """The service's secret env: from secret config keys, or generated."""
         generated: dict[str, pulumi.Output[str]] = {}
         for env_name, ref in sorted(service.secret_env.items()):
             if ref.generate is not None:
@@ -76,6 +92,104 @@ class AppTier(pulumi.ComponentResource):
             for env_name, ref in service.secret_env.items()
             if ref.config is not None
         }
+        return {**configured, **generated}
+
+    def _kubernetes(self, name: str, service_name: str, service: ServiceConfig, args: AppTierArgs) -> None:
+        cluster = args.cluster
+        assert cluster is not None, "platform kubernetes: AppTier needs the cluster"
+        cfg, k8s_cfg, target = args.config, cluster.config, cluster.target
+        base = f"{name}-{service_name}"
+        secret_env = self._secret_env(base, service, args)
+        if service.uses_redis and args.redis_url_for is not None:
+            secret_env["REDIS_URL"] = args.redis_url_for(k8s_cfg.namespace)
+        secret_name = f"{service_name}-env"
+        app = manifests.AppSpec(
+            name=service_name,
+            service=service,
+            environment=cfg.environment,
+            secret_name=secret_name,
+            secret_keys=tuple(sorted(secret_env)),
+            annotations_scrape=not k8s_cfg.service_monitor,
+        )
+        depends: list[pulumi.Resource] = []
+        annotations: dict[str, pulumi.Input[str]] = {}
+        if secret_env:
+            depends.append(
+                cluster.declare(
+                    f"{base}-env",
+                    manifests.secret(target, secret_name, "app", dict.fromkeys(secret_env, "")),
+                    parent=self,
+                    string_data=pulumi.Output.secret(secret_env),
+                )
+            )
+            # A new secret value rolls the pods (the digest is no secret: values are >= 16 characters).
+            annotations[manifests.CHECKSUM] = pulumi.Output.unsecret(
+                pulumi.Output.all(**secret_env).apply(
+                    lambda values: hashlib.sha256(
+                        "\0".join(f"{k}={v}" for k, v in sorted(values.items())).encode()
+                    ).hexdigest()
+                )
+            )
+        deployment = manifests.app_deployment(target, app)
+        template_meta = deployment["spec"]["template"]["metadata"]
+        template_meta["annotations"] = {**template_meta.get("annotations", {}), **annotations}
+        cluster.declare(f"{base}-deployment", deployment, parent=self, depends_on=depends)
+        cluster.declare(f"{base}-service", manifests.app_service(target, app), parent=self)
+        if service.autoscale is not None:
+            cluster.declare(f"{base}-hpa", manifests.app_hpa(target, service_name, service.autoscale), parent=self)
+        cluster.declare(f"{base}-pdb", manifests.app_pdb(target, service_name), parent=self)
+
+        peers: list[tuple[list[dict[str, object]], list[int]]] = [
+            ([manifests.ingress_controller_peer(k8s_cfg.ingress_controller_namespace)], [service.port])
+        ]
+        if service.metrics_path:
+            peers.append(([manifests.pods_named(target, "prometheus")], [service.port]))
+        cluster.declare(
+            f"{base}-netpol",
+            manifests.network_policy(target, f"{service_name}-ingress", "app", service_name, peers),
+            parent=self,
+        )
+
+        edge = manifests.IngressSpec(
+            hosts=tuple(cfg.server_names),
+            ingress_class=k8s_cfg.ingress_class,
+            tls_secret=k8s_cfg.tls_secret,
+            client_max_body_mb=cfg.edge.client_max_body_mb,
+        )
+        rate = cfg.edge.api_rate if service.kind == "api" else cfg.edge.frontend_rate
+        cluster.declare(
+            f"{base}-ingress",
+            manifests.app_ingress(
+                target,
+                service_name,
+                service_name,
+                "http",
+                [(service.path, "Prefix")],
+                rate,
+                edge,
+                websocket=service.websocket_path is not None,
+            ),
+            parent=self,
+        )
+        if service.login_paths:
+            cluster.declare(
+                f"{base}-login-ingress",
+                manifests.app_ingress(
+                    target,
+                    f"{service_name}-login",
+                    service_name,
+                    "http",
+                    [(path, "Exact") for path in service.login_paths],
+                    cfg.edge.login_rate,
+                    edge,
+                ),
+                parent=self,
+            )
+        self.service_addresses[service_name] = f"{target.service_dns(service_name)}:{service.port}"
+
+    def _docker(self, name: str, service_name: str, service: ServiceConfig, args: AppTierArgs) -> None:
+        base = f"{name}-{service_name}"
+        secrets = self._secret_env(base, service, args)
 
         images: dict[str, docker.RemoteImage] = {}
         self.replicas[service_name], self.metrics[service_name], self.containers[service_name] = [], [], []
@@ -88,7 +202,7 @@ class AppTier(pulumi.ComponentResource):
                     keep_locally=True,
                     opts=pulumi.ResourceOptions(parent=self, provider=host.docker),
                 )
-            secret_env: dict[str, pulumi.Input[str]] = {**configured, **generated}
+            secret_env: dict[str, pulumi.Input[str]] = dict(secrets)
             if service.uses_redis and args.redis_url_for is not None:
                 secret_env["REDIS_URL"] = args.redis_url_for(host.name)
             replica = f"{service_name}-{index}"

@@ -1,9 +1,15 @@
 """BackupJob: scheduled, encrypted, verified restic backups with retention and a restore command.
 
-A long-running container holds cron, restic and the dump tools; at the schedule it
-dumps the database and Redis, backs them and the named volumes up to the repository
-(offsite in staging and production), applies retention, checks the repository and
-writes a freshness metric that node exporter serves and monitoring alerts on.
+Platform docker: a long-running container holds cron, restic and the dump tools; at the
+schedule it dumps the database and Redis, backs them and the named volumes up to the
+repository (offsite in staging and production), applies retention, checks the
+repository and writes a freshness metric that node exporter serves and monitoring
+alerts on.
+
+Platform kubernetes: a CronJob runs the same backup.sh (same retention, same `restic
+check`) from a ConfigMap with its secrets from a Secret; the freshness metrics stay on a
+small claim between runs (a failed target keeps its last success) and go to the
+MonitoringStack's Pushgateway after each run, for the same alerts.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from .cluster import KubernetesCluster
 from .config import Platform, StackConfig
+from .render import kubernetes as manifests
 from .render.backup import BackupSpec, render_backup_script, render_restore_script
 from .vps_host import VpsHost
 from .wiring import container_defaults, env_list, uploads
@@ -37,6 +45,9 @@ class BackupJobArgs:
     redis_password: pulumi.Input[str] | None = None
     # Logical volume name -> Docker volume name, for the volumes to back up.
     volumes: dict[str, pulumi.Input[str]] | None = None
+    # Platform kubernetes: the cluster, and the Pushgateway (host:port) for the freshness metrics.
+    cluster: KubernetesCluster | None = None
+    pushgateway: str | None = None
 
 
 class BackupJob(pulumi.ComponentResource):
@@ -45,12 +56,22 @@ class BackupJob(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:backup:BackupJob", name, None, opts)
-        if args.platform != "docker":
-            raise ValueError(f"BackupJob: platform {args.platform!r} is not available; allowed: 'docker'")
-        cfg, backup = args.config, args.config.backup
-        host = args.hosts[backup.host]
-        volumes = args.volumes or {}
+        self._repository_password(name, args)
+        if args.platform == "docker":
+            self._docker(name, args)
+        else:
+            self._kubernetes(name, args)
+        self.register_outputs(
+            {
+                "repository": args.config.backup.repository,
+                "schedule": args.config.backup.schedule,
+                "restoreCommand": self.restore_command,
+                "runNowCommand": self.run_now_command,
+            }
+        )
 
+    def _repository_password(self, name: str, args: BackupJobArgs) -> None:
+        cfg = args.config
         configured = cfg.secret("backupPassword")
         if configured is not None:
             self.repository_password = pulumi.Output.secret(configured)
@@ -63,17 +84,9 @@ class BackupJob(pulumi.ComponentResource):
             )
             self.repository_password = pulumi.Output.secret(generated.result)
 
-        spec = BackupSpec(
-            stack=args.stack,
-            repository=backup.repository,
-            retention=backup.retention,
-            database=backup.database,
-            redis=backup.redis and args.redis_address is not None,
-            volume_paths={v: f"/volumes/{v}" for v in sorted(volumes)},
-            verify_subset=backup.verify_subset,
-            textfile_dir=TEXTFILE,
-        )
-        crontab = f"{backup.schedule} . /run/webstack-backup.env && {SCRIPTS}/backup.sh >> /proc/1/fd/1 2>&1\n"
+    def _secret_env(self, args: BackupJobArgs, spec: BackupSpec) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
+        """The runner's plain and secret environment (what backup.sh and restore.sh read)."""
+        cfg, backup = args.config, args.config.backup
         secret_env: dict[str, pulumi.Input[str]] = {"RESTIC_PASSWORD": self.repository_password}
         plain_env = {"RESTIC_REPOSITORY": backup.repository, "TZ": "UTC"}
         if spec.redis and args.redis_address and args.redis_password is not None:
@@ -85,6 +98,79 @@ class BackupJob(pulumi.ComponentResource):
         if backup.repository.startswith("s3:"):
             secret_env["AWS_ACCESS_KEY_ID"] = pulumi.Output.secret(cfg.secret("backupAccessKeyId") or "")
             secret_env["AWS_SECRET_ACCESS_KEY"] = pulumi.Output.secret(cfg.secret("backupSecretAccessKey") or "")
+        return plain_env, secret_env
+
+    def _kubernetes(self, name: str, args: BackupJobArgs) -> None:
+        cluster = args.cluster
+        assert cluster is not None and args.pushgateway is not None, "platform kubernetes: the cluster and a Pushgateway"
+        cfg, backup, k8s_cfg, target = args.config, args.config.backup, cluster.config, cluster.target
+        spec = BackupSpec(
+            stack=args.stack,
+            repository=backup.repository,
+            retention=backup.retention,
+            database=backup.database,
+            redis=backup.redis and args.redis_address is not None,
+            volume_paths={},
+            verify_subset=backup.verify_subset,
+            textfile_dir=manifests.BACKUP_TEXTFILE,
+        )
+        plain_env, secret_env = self._secret_env(args, spec)
+        plain_env["RESTIC_CACHE_DIR"] = f"{manifests.BACKUP_WORK}/cache"
+        scripts = {"backup.sh": render_backup_script(spec), "restore.sh": render_restore_script(spec)}
+        config_map = cluster.declare(
+            f"{name}-scripts", manifests.config_map(target, "backup-scripts", "backup", scripts), parent=self
+        )
+        secret = cluster.declare(
+            f"{name}-env",
+            manifests.secret(target, "backup-env", "backup", dict.fromkeys(secret_env, "")),
+            parent=self,
+            string_data=pulumi.Output.secret(secret_env),
+        )
+        claim = cluster.declare(
+            f"{name}-state",
+            manifests.backup_claim(target, "backup-state", k8s_cfg.storage_gi.backup, k8s_cfg.storage_class),
+            parent=self,
+        )
+        pod = manifests.BackupPodSpec(
+            image=cfg.images.backup,
+            plain_env=plain_env,
+            secret_name="backup-env",
+            secret_keys=tuple(sorted(secret_env)),
+            scripts_config_map="backup-scripts",
+            state_claim="backup-state",
+            pushgateway=args.pushgateway,
+            uses_redis=spec.redis,
+            scripts_checksum=manifests.checksum(*scripts.values()),
+        )
+        self.cronjob = cluster.declare(
+            f"{name}-cronjob",
+            manifests.backup_cronjob(target, "backup", pod, schedule=backup.schedule),
+            parent=self,
+            depends_on=[config_map, secret, claim],
+        )
+        kubectl = manifests.kubectl(target, k8s_cfg.context)
+        self.restore_command = manifests.restore_command(
+            target, "backup", pod, targets=spec.targets, context=k8s_cfg.context
+        )
+        self.run_now_command = f"{kubectl} create job --from=cronjob/backup backup-now-$(date +%s)"
+
+    def _docker(self, name: str, args: BackupJobArgs) -> None:
+        cfg, backup = args.config, args.config.backup
+        assert backup.host is not None
+        host = args.hosts[backup.host]
+        volumes = args.volumes or {}
+        spec = BackupSpec(
+            stack=args.stack,
+            repository=backup.repository,
+            retention=backup.retention,
+            database=backup.database,
+            redis=backup.redis and args.redis_address is not None,
+            volume_paths={v: f"/volumes/{v}" for v in sorted(volumes)},
+            verify_subset=backup.verify_subset,
+            textfile_dir=TEXTFILE,
+        )
+        crontab = f"{backup.schedule} . /run/webstack-backup.env && {SCRIPTS}/backup.sh >> /proc/1/fd/1 2>&1\n"
+        plain_env, secret_env = self._secret_env(args, spec)
 
         mounts = [
             docker.ContainerVolumeArgs(host_path=f"{host.config_root}/textfile", container_path=TEXTFILE),
@@ -131,12 +217,4 @@ class BackupJob(pulumi.ComponentResource):
         self.restore_command = f"{prefix}docker exec -it {self.container_name} {SCRIPTS}/restore.sh <database|redis|volume:NAME> [SNAPSHOT]"
         self.run_now_command = (
             f"{prefix}docker exec {self.container_name} sh -c '. /run/webstack-backup.env && {SCRIPTS}/backup.sh'"
-        )
-        self.register_outputs(
-            {
-                "repository": backup.repository,
-                "schedule": backup.schedule,
-                "restoreCommand": self.restore_command,
-                "container": self.container.name,
-            }
         )

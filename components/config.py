@@ -60,7 +60,11 @@ KNOWN_SECRETS: dict[str, str] = {
     "backupPassword": "restic repository password (keep a copy outside Pulumi: without it no restore)",
     "backupAccessKeyId": "access key id for an S3-compatible offsite backup repository",
     "backupSecretAccessKey": "secret access key for an S3-compatible offsite backup repository",
+    "kubeconfig": "kubeconfig of the Kubernetes cluster (platform kubernetes, unless kubernetes.renderToDirectory is set)",
 }
+
+# Kubernetes object names: a DNS-1123 label (namespaces, Secrets, ingress classes).
+K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
 
 
 class Model(BaseModel):
@@ -102,7 +106,7 @@ class RateLimit(Model):
 
 
 class EdgeConfig(Model):
-    host: Name
+    host: Name | None = None  # required on platform docker, not used on kubernetes
     http_port: Port = 80
     https_port: Port = 443
     bind_address: str = "0.0.0.0"
@@ -160,11 +164,32 @@ class SecretRef(Model):
         return self
 
 
+class AutoscaleConfig(Model):
+    """A HorizontalPodAutoscaler (platform kubernetes); the defaults are the seeds' (002, 003)."""
+
+    min_replicas: Annotated[int, Field(ge=1, le=1000)] = 3
+    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 20
+    cpu_percent: Annotated[int, Field(ge=1, le=100)] | None = 70
+    memory_percent: Annotated[int, Field(ge=1, le=100)] | None = 80
+    scale_up_stabilization_s: Annotated[int, Field(ge=0, le=3600)] = 60
+    scale_down_stabilization_s: Annotated[int, Field(ge=0, le=3600)] = 300
+    scale_up_percent: Annotated[int, Field(ge=1, le=1000)] = 50  # at most this much more per minute
+    scale_down_percent: Annotated[int, Field(ge=1, le=100)] = 25  # at most this much less per minute
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscaleConfig:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError("maxReplicas must be at least minReplicas")
+        if self.cpu_percent is None and self.memory_percent is None:
+            raise ValueError("at least one of cpuPercent or memoryPercent")
+        return self
+
+
 class ServiceConfig(Model):
     image: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._/:@-]*$")]
     replicas: Annotated[int, Field(ge=1, le=100)]
     port: Port
-    hosts: Annotated[list[Name], Field(min_length=1)]
+    hosts: list[Name] = Field(default_factory=list)  # at least one on platform docker; not used on kubernetes
     kind: Literal["api", "frontend"] = "api"
     path: UrlPath = "/"
     login_paths: list[UrlPath] = Field(default_factory=list)
@@ -177,10 +202,19 @@ class ServiceConfig(Model):
     memory_mb: Annotated[int, Field(ge=32, le=262_144)] = 512
     user: Annotated[str, Field(pattern=r"^[1-9][0-9]*(:[0-9]+)?$")] = "10001:10001"
     uses_redis: bool = True
+    # Platform kubernetes only: a HorizontalPodAutoscaler, and a read-only root file system
+    # (with an emptyDir on /tmp) for the apps that allow it.
+    autoscale: AutoscaleConfig | None = None
+    read_only_root_filesystem: bool = False
+
+    @property
+    def uid_gid(self) -> tuple[int, int]:
+        uid, _, gid = self.user.partition(":")
+        return int(uid), int(gid or uid)
 
 
 class RedisConfig(Model):
-    host: Name
+    host: Name | None = None  # required on platform docker, not used on kubernetes
     replica_host: Name | None = None
     sentinel_hosts: list[Name] = Field(default_factory=list)
     sentinel_quorum: Annotated[int, Field(ge=1)] = 2
@@ -211,7 +245,7 @@ class RetentionConfig(Model):
 
 class BackupConfig(Model):
     enabled: bool = True
-    host: Name
+    host: Name | None = None  # required on platform docker, not used on kubernetes
     schedule: str = "0 2 * * *"
     repository: Annotated[str, Field(min_length=1)]
     retention: RetentionConfig = RetentionConfig()
@@ -272,7 +306,7 @@ class Thresholds(Model):
 
 
 class MonitoringConfig(Model):
-    host: Name
+    host: Name | None = None  # required on platform docker, not used on kubernetes
     scrape_interval_s: Annotated[int, Field(ge=5, le=300)] = 15
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 15
     thresholds: Thresholds = Thresholds()
@@ -294,13 +328,58 @@ class ImagesConfig(Model):
     nginx_exporter: str = "nginx/nginx-prometheus-exporter:1.3.0"
     # restic with redis-cli, pg_dump and a cron: built from images/backup (see README).
     backup: str = "ghcr.io/example/webstack-backup:0.17.3"
+    # Platform kubernetes: receives the backup CronJob's freshness metrics.
+    pushgateway: str = "prom/pushgateway:v1.10.0"
+
+
+class StorageConfig(Model):
+    """Sizes (GiB) of the PersistentVolumeClaims on platform kubernetes."""
+
+    redis: Annotated[int, Field(ge=1, le=16_384)] = 10
+    prometheus: Annotated[int, Field(ge=1, le=16_384)] = 50
+    alertmanager: Annotated[int, Field(ge=1, le=16_384)] = 1
+    grafana: Annotated[int, Field(ge=1, le=16_384)] = 5
+    backup: Annotated[int, Field(ge=1, le=16_384)] = 1  # restic's state between runs (the freshness metrics)
+
+
+class KubernetesConfig(Model):
+    """Where and how the stack runs on an existing cluster (platform kubernetes)."""
+
+    namespace: K8sName = "webstack"
+    context: Annotated[str, Field(min_length=1)] | None = None  # a context of the kubeconfig secret
+    ingress_class: K8sName = "nginx"
+    ingress_controller_namespace: K8sName = "ingress-nginx"
+    # The ingress controller's load balancer (IP address or DNS name): Cloudflare points here.
+    load_balancer_address: str | None = None
+    # A kubernetes.io/tls Secret in the namespace, provided by the operator (see README).
+    tls_secret: K8sName = "webstack-tls"
+    storage_class: K8sName | None = None
+    storage_gi: StorageConfig = StorageConfig()
+    # Scrape through ServiceMonitor objects of the Prometheus Operator (its CRDs must be
+    # installed) instead of Prometheus' own pod discovery by annotations.
+    service_monitor: bool = False
+    # Write the manifests to this directory instead of applying them (pulumi-kubernetes
+    # renderYamlToDirectory; Secrets land there in plaintext).
+    render_to_directory: Annotated[str, Field(min_length=1)] | None = None
+
+    @field_validator("load_balancer_address")
+    @classmethod
+    def _lb(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not HOSTNAME_RE.match(value) or "." not in value:
+                raise ValueError("an IP address or a DNS host name") from None
+        return value
 
 
 class StackConfig(Model):
     environment: Environment
     platform: Platform = "docker"
     domain: str
-    hosts: Annotated[list[HostConfig], Field(min_length=1)]
+    hosts: list[HostConfig] = Field(default_factory=list)  # at least one on platform docker
     edge: EdgeConfig
     dns: DnsConfig = DnsConfig()
     services: Annotated[dict[Name, ServiceConfig], Field(min_length=1)]
@@ -308,6 +387,7 @@ class StackConfig(Model):
     backup: BackupConfig
     monitoring: MonitoringConfig
     images: ImagesConfig = ImagesConfig()
+    kubernetes: KubernetesConfig | None = None  # required on platform kubernetes
     # Filled by the loader from secret config keys, never from plain values.
     secrets: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
 
@@ -337,8 +417,8 @@ class StackConfig(Model):
         """Each host's roles, derived from where the config places each part."""
         roles: dict[str, list[str]] = {h.name: [] for h in self.hosts}
 
-        def add(host: str, role: str) -> None:
-            if role not in roles[host]:
+        def add(host: str | None, role: str) -> None:
+            if host is not None and role not in roles[host]:
                 roles[host].append(role)
 
         add(self.edge.host, "edge")
@@ -360,6 +440,8 @@ class StackConfig(Model):
         need: dict[str, str] = {}
         if any(h.connection == "ssh" for h in self.hosts):
             need["sshPrivateKey"] = KNOWN_SECRETS["sshPrivateKey"]
+        if self.platform == "kubernetes" and not (self.kubernetes and self.kubernetes.render_to_directory):
+            need["kubeconfig"] = KNOWN_SECRETS["kubeconfig"]
         if self.dns.enabled:
             need["cloudflareApiToken"] = KNOWN_SECRETS["cloudflareApiToken"]
         if self.backup.enabled and self.backup.database != "none":
@@ -626,7 +708,7 @@ def _check_references(config: StackConfig) -> list[Problem]:
     host_ref("redis.replicaHost", config.redis.replica_host)
     for i, name in enumerate(config.redis.sentinel_hosts):
         host_ref(f"redis.sentinelHosts[{i}]", name)
-    if config.redis.replica_host == config.redis.host:
+    if config.redis.replica_host is not None and config.redis.replica_host == config.redis.host:
         problems.append(Problem(f"{NAMESPACE}:redis.replicaHost", "is the primary's host; allowed: another host"))
     host_ref("monitoring.host", config.monitoring.host)
     host_ref("backup.host", config.backup.host)
@@ -639,13 +721,7 @@ def _check_references(config: StackConfig) -> list[Problem]:
                     f"{config.backup.host!r} (Docker volumes are per host)",
                 )
             )
-    if config.platform != "docker":
-        problems.append(
-            Problem(
-                f"{NAMESPACE}:platform",
-                f"got {config.platform!r}; allowed: 'docker' (the kubernetes platform is not in this release)",
-            )
-        )
+    problems += _check_platform(config)
     for i, host in enumerate(config.hosts):
         if len(config.hosts) > 1 and host.connection == "ssh" and host.private_address is None:
             problems.append(
@@ -715,5 +791,103 @@ def _check_references(config: StackConfig) -> list[Problem]:
                 f"{NAMESPACE}:edge.certificate",
                 "got 'cloudflare-origin'; allowed: 'self-signed' unless dns.enabled is true",
             )
+        )
+    return problems
+
+
+# Placement keys: where a part runs on platform docker; the cluster schedules it on kubernetes.
+_EDGE_DOCKER_ONLY = ("host", "http_port", "https_port", "bind_address", "worker_connections", "hsts_max_age", "trust_cloudflare")
+
+
+def _alias(model: type[BaseModel], field: str) -> str:
+    return model.model_fields[field].alias or field
+
+
+def _check_platform(config: StackConfig) -> list[Problem]:
+    """What each platform requires, and the keys the other platform's layout does not use."""
+    problems: list[Problem] = []
+
+    def problem(key: str, detail: str) -> None:
+        problems.append(Problem(f"{NAMESPACE}:{key}", detail))
+
+    if config.platform == "docker":
+        required = "missing; required on platform docker (the host it runs on)"
+        if not config.hosts:
+            problem("hosts", "missing; required on platform docker: at least 1 host")
+        for key, value in (
+            ("edge.host", config.edge.host),
+            ("redis.host", config.redis.host),
+            ("monitoring.host", config.monitoring.host),
+            ("backup.host", config.backup.host),
+        ):
+            if value is None:
+                problem(key, required)
+        for name, service in config.services.items():
+            if not service.hosts:
+                problem(f"services.{name}.hosts", "missing; required on platform docker: at least 1 host name")
+            if service.autoscale is not None:
+                problem(
+                    f"services.{name}.autoscale",
+                    "not used on platform docker (replicas are fixed there); allowed: platform kubernetes",
+                )
+            if "read_only_root_filesystem" in service.model_fields_set:
+                problem(
+                    f"services.{name}.readOnlyRootFilesystem",
+                    "not used on platform docker; allowed: platform kubernetes",
+                )
+        if config.kubernetes is not None:
+            problem("kubernetes", "not used on platform docker; allowed: no kubernetes key, or platform kubernetes")
+        return problems
+
+    # kubernetes
+    unused = "not used on platform kubernetes (the cluster schedules every part); allowed: no such key"
+    if config.kubernetes is None:
+        problem(
+            "platform",
+            "got 'kubernetes' without a webstack:kubernetes key; required: webstack:kubernetes "
+            "{namespace, loadBalancerAddress, ingressClass, ...} (see README, Kubernetes)",
+        )
+    if config.hosts:
+        problem("hosts", f"{unused} (the cluster's nodes are not the program's)")
+    for field in _EDGE_DOCKER_ONLY:
+        if field in config.edge.model_fields_set:
+            problem(
+                f"edge.{_alias(EdgeConfig, field)}",
+                "not used on platform kubernetes (the cluster's ingress controller is the edge: it listens on "
+                "80/443 and its own settings hold TLS and client-IP options); allowed: no such key",
+            )
+    for name, service in config.services.items():
+        if service.hosts:
+            problem(f"services.{name}.hosts", unused)
+        scale = service.autoscale
+        if scale is not None and not scale.min_replicas <= service.replicas <= scale.max_replicas:
+            problem(
+                f"services.{name}.replicas",
+                f"got {service.replicas}; allowed: between autoscale.minReplicas ({scale.min_replicas}) and "
+                f"autoscale.maxReplicas ({scale.max_replicas})",
+            )
+    for field in ("host", "replica_host", "sentinel_hosts", "sentinel_quorum"):
+        if field in config.redis.model_fields_set:
+            problem(
+                f"redis.{_alias(RedisConfig, field)}",
+                "not used on platform kubernetes (one StatefulSet pod on its own volume; no replica or Sentinel); "
+                "allowed: no such key",
+            )
+    if config.monitoring.host is not None:
+        problem("monitoring.host", unused)
+    if config.backup.host is not None:
+        problem("backup.host", unused)
+    for i, volume in enumerate(config.backup.volumes):
+        problem(
+            f"backup.volumes[{i}]",
+            f"got {volume!r}; allowed: no volumes on platform kubernetes (PersistentVolumes are snapshotted by "
+            "the cluster's storage, not by restic)",
+        )
+    k8s = config.kubernetes
+    if k8s is not None and config.dns.enabled and k8s.load_balancer_address is None:
+        problem(
+            "kubernetes.loadBalancerAddress",
+            "missing; required when dns.enabled is true (Cloudflare's records point at the ingress controller's "
+            "load balancer)",
         )
     return problems

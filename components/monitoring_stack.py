@@ -1,8 +1,16 @@
 """MonitoringStack: Prometheus, Alertmanager, Grafana on the monitoring host; node exporter everywhere.
 
-The UIs listen on the monitoring host's loopback only (reach them through an SSH
-tunnel); exporters are published on private addresses only when another host
-scrapes them. Alert rules carry the seeds' thresholds from the config.
+Platform docker: the UIs listen on the monitoring host's loopback only (reach them
+through an SSH tunnel); exporters are published on private addresses only when another
+host scrapes them. Alert rules carry the seeds' thresholds from the config.
+
+Platform kubernetes: Prometheus with RBAC to discover the cluster's pods, scraping those
+annotated `prometheus.io/scrape` (or, with `kubernetes.serviceMonitor`, a Prometheus of
+the cluster's Prometheus Operator with ServiceMonitors and a PrometheusRule); the same
+alert rules, Alertmanager and Grafana as on VPS, each a one-pod StatefulSet on its own
+claim, reached with `kubectl port-forward`; and a Pushgateway for the backup CronJob's
+freshness metrics. Host metrics come from the cluster's own node exporter (the namespace
+enforces Pod Security `restricted`, which a node exporter cannot run under).
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from .cluster import KubernetesCluster
 from .config import Platform, StackConfig
+from .render import kubernetes as manifests
 from .render.monitoring import (
     ScrapeJob,
     render_alert_rules,
@@ -43,17 +53,326 @@ class MonitoringStackArgs:
     targets: dict[str, list[Endpoint]] = field(default_factory=dict)
     target_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     metrics_paths: dict[str, str] = field(default_factory=dict)
+    # Platform kubernetes: the cluster, and the Services to scrape in ServiceMonitor mode.
+    cluster: KubernetesCluster | None = None
+    scrape_services: list[manifests.ScrapeService] = field(default_factory=list)
 
 
 class MonitoringStack(pulumi.ComponentResource):
     grafana_admin_password: pulumi.Output[str]
     volumes: dict[str, docker.Volume]
+    tunnel_command: str | None
 
     def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:monitoring:MonitoringStack", name, None, opts)
-        if args.platform != "docker":
-            raise ValueError(f"MonitoringStack: platform {args.platform!r} is not available; allowed: 'docker'")
+        self.volumes = {}
+        self.pushgateway: str | None = None
+        if args.platform == "docker":
+            self._docker(name, args)
+        else:
+            self._kubernetes(name, args)
+        self.register_outputs(
+            {
+                "prometheusUrl": self.prometheus_url,
+                "alertmanagerUrl": self.alertmanager_url,
+                "grafanaUrl": self.grafana_url,
+                "grafanaAdminPassword": self.grafana_admin_password,
+            }
+        )
+
+    def _grafana_password(self, name: str) -> None:
+        admin = random.RandomPassword(
+            f"{name}-grafana-admin",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+        )
+        self.grafana_admin_password = pulumi.Output.secret(admin.result)
+
+    def _kubernetes(self, name: str, args: MonitoringStackArgs) -> None:
+        cluster = args.cluster
+        assert cluster is not None, "platform kubernetes: MonitoringStack needs the cluster"
+        cfg, mon, k8s_cfg, target = args.config, args.config.monitoring, cluster.config, cluster.target
+        operator = k8s_cfg.service_monitor
+        storage = k8s_cfg.storage_gi
+
+        def declare(
+            suffix: str,
+            manifest: manifests.Manifest,
+            depends_on: list[pulumi.Resource] | None = None,
+            **overrides: object,
+        ) -> pulumi.CustomResource:
+            return cluster.declare(f"{name}-{suffix}", manifest, parent=self, depends_on=depends_on, **overrides)
+
+        # Prometheus' identity: discovery of pods, services and endpoints across the cluster.
+        role = f"webstack-{k8s_cfg.namespace}-prometheus"
+        account = declare("prometheus-account", manifests.service_account(target, "prometheus", "monitoring"))
+        cluster_role = declare("prometheus-role", manifests.prometheus_cluster_role(target, role))
+        declare(
+            "prometheus-role-binding",
+            manifests.prometheus_cluster_role_binding(target, role, "prometheus"),
+            depends_on=[account, cluster_role],
+        )
+
+        # Alertmanager: its config holds the webhook URL, so it is a Secret.
+        alertmanager_yml = render_alertmanager_config(
+            webhook_url=cfg.secret("alertWebhookUrl"), environment=cfg.environment
+        )
+        am_secret = declare(
+            "alertmanager-config",
+            manifests.secret(target, "alertmanager-config", "monitoring", {"alertmanager.yml": ""}),
+            string_data=pulumi.Output.secret({"alertmanager.yml": alertmanager_yml}),
+        )
+        declare(
+            "alertmanager",
+            manifests.stateful_app(
+                target,
+                manifests.StatefulAppSpec(
+                    name="alertmanager",
+                    image=cfg.images.alertmanager,
+                    port=manifests.ALERTMANAGER_PORT,
+                    args=(
+                        f"--config.file={ALERTMANAGER_CONF}",
+                        "--storage.path=/alertmanager",
+                        f"--web.listen-address=:{manifests.ALERTMANAGER_PORT}",
+                        "--cluster.listen-address=",
+                    ),
+                    uid=manifests.NOBODY,
+                    gid=manifests.NOBODY,
+                    fs_group=manifests.NOBODY,
+                    data_path="/alertmanager",
+                    storage_gi=storage.alertmanager,
+                    storage_class=k8s_cfg.storage_class,
+                    health_path="/-/healthy",
+                    memory_mb=256,
+                    cpus=0.25,
+                    config_mounts=(("config", "alertmanager-config", "/etc/alertmanager"),),
+                    config_kinds={"config": "secret"},
+                    # Digest of the config, so a change rolls the pod (the webhook URL is long and random).
+                    annotations={manifests.CHECKSUM: manifests.checksum(alertmanager_yml)},
+                ),
+            ),
+            depends_on=[am_secret],
+        )
+        declare("alertmanager-service", manifests.service(target, "alertmanager", "monitoring", [("http", manifests.ALERTMANAGER_PORT)]))
+
+        rules = render_alert_rules(mon.thresholds, environment=cfg.environment, backups=cfg.backup.enabled)
+        if cfg.backup.enabled:
+            declare("pushgateway", manifests.pushgateway_deployment(target, "pushgateway", cfg.images.pushgateway))
+            declare(
+                "pushgateway-service",
+                manifests.service(target, "pushgateway", "monitoring", [("http", manifests.PUSHGATEWAY_PORT)]),
+            )
+            self.pushgateway = f"pushgateway:{manifests.PUSHGATEWAY_PORT}"
+
+        prometheus_service = "prometheus"
+        if operator:
+            declare("rules", manifests.prometheus_rule(target, "webstack", rules))
+            declare(
+                "prometheus",
+                manifests.prometheus_server(
+                    target,
+                    "prometheus",
+                    image=cfg.images.prometheus,
+                    service_account="prometheus",
+                    scrape_interval_s=mon.scrape_interval_s,
+                    retention_days=mon.retention_days,
+                    environment=cfg.environment,
+                    alertmanager_service="alertmanager",
+                    storage_gi=storage.prometheus,
+                    storage_class=k8s_cfg.storage_class,
+                ),
+                depends_on=[account],
+            )
+            prometheus_service = "prometheus-operated"  # the operator's Service
+            scraped = [
+                *args.scrape_services,
+                manifests.ScrapeService(job="alertmanager", service="alertmanager", port="http"),
+            ]
+            if self.pushgateway:
+                scraped.append(
+                    manifests.ScrapeService(job="pushgateway", service="pushgateway", port="http", honor_labels=True)
+                )
+            for scrape in scraped:
+                declare(
+                    f"{scrape.job}-monitor",
+                    manifests.service_monitor(
+                        target,
+                        scrape.job,
+                        selector=target.selector(scrape.service),
+                        port=scrape.port,
+                        path=scrape.path,
+                        interval_s=mon.scrape_interval_s,
+                        job=scrape.job,
+                        labels=scrape.labels,
+                        honor_labels=scrape.honor_labels,
+                    ),
+                )
+            self.prometheus_config = pulumi.Output.from_input("")
+        else:
+            prometheus_yml = manifests.render_prometheus_k8s_config(
+                scrape_interval_s=mon.scrape_interval_s,
+                environment=cfg.environment,
+                alertmanager=f"alertmanager:{manifests.ALERTMANAGER_PORT}",
+                rule_files=[manifests.PROMETHEUS_RULES],
+                pushgateway=self.pushgateway,
+            )
+            self.prometheus_config = pulumi.Output.from_input(prometheus_yml)
+            config = declare(
+                "prometheus-config",
+                manifests.config_map(
+                    target, "prometheus-config", "monitoring", {"prometheus.yml": prometheus_yml, "webstack.rules.yml": rules}
+                ),
+            )
+            declare(
+                "prometheus",
+                manifests.stateful_app(
+                    target,
+                    manifests.StatefulAppSpec(
+                        name="prometheus",
+                        image=cfg.images.prometheus,
+                        port=manifests.PROMETHEUS_PORT,
+                        args=(
+                            "--config.file=/etc/prometheus/prometheus.yml",
+                            "--storage.tsdb.path=/prometheus",
+                            f"--storage.tsdb.retention.time={mon.retention_days}d",
+                            "--web.enable-lifecycle",
+                        ),
+                        uid=manifests.NOBODY,
+                        gid=manifests.NOBODY,
+                        fs_group=manifests.NOBODY,
+                        data_path="/prometheus",
+                        storage_gi=storage.prometheus,
+                        storage_class=k8s_cfg.storage_class,
+                        health_path="/-/ready",
+                        memory_mb=2048,
+                        cpus=1,
+                        config_mounts=(("config", "prometheus-config", "/etc/prometheus"),),
+                        config_items={
+                            "config": (
+                                ("prometheus.yml", "prometheus.yml"),
+                                ("webstack.rules.yml", "rules/webstack.rules.yml"),
+                            )
+                        },
+                        service_account="prometheus",
+                        annotations={manifests.CHECKSUM: manifests.checksum(prometheus_yml, rules)},
+                    ),
+                ),
+                depends_on=[config, account],
+            )
+            declare(
+                "prometheus-service",
+                manifests.service(target, "prometheus", "monitoring", [("http", manifests.PROMETHEUS_PORT)]),
+            )
+        prometheus = manifests.pods_named(target, "prometheus")
+        declare(
+            "alertmanager-netpol",
+            manifests.network_policy(
+                target, "alertmanager-ingress", "monitoring", "alertmanager", [([prometheus], [manifests.ALERTMANAGER_PORT])]
+            ),
+        )
+        declare(
+            "prometheus-netpol",
+            manifests.network_policy(
+                target,
+                "prometheus-ingress",
+                "monitoring",
+                "prometheus",
+                [([manifests.pods_named(target, "grafana")], [manifests.PROMETHEUS_PORT])],
+            ),
+        )
+        if self.pushgateway:
+            backup = {"podSelector": {"matchLabels": {manifests.COMPONENT: "backup", manifests.INSTANCE: target.stack}}}
+            declare(
+                "pushgateway-netpol",
+                manifests.network_policy(
+                    target,
+                    "pushgateway-ingress",
+                    "monitoring",
+                    "pushgateway",
+                    [([backup, prometheus], [manifests.PUSHGATEWAY_PORT])],
+                ),
+            )
+
+        # Grafana: generated admin password in a Secret, provisioning in ConfigMaps.
+        self._grafana_password(name)
+        grafana_secret = declare(
+            "grafana-admin",
+            manifests.secret(target, "grafana-admin", "monitoring", {"password": ""}),
+            string_data=pulumi.Output.secret({"password": self.grafana_admin_password}),
+        )
+        provisioning = {
+            "datasources.yaml": render_grafana_datasources(
+                prometheus_url=f"http://{prometheus_service}:{manifests.PROMETHEUS_PORT}"
+            ),
+            "dashboards.yaml": render_grafana_dashboard_providers(dashboards_dir=GRAFANA_DASHBOARDS),
+        }
+        dashboard = render_grafana_dashboard(environment=cfg.environment)
+        grafana_config = [
+            declare("grafana-provisioning", manifests.config_map(target, "grafana-provisioning", "monitoring", provisioning)),
+            declare(
+                "grafana-dashboards",
+                manifests.config_map(target, "grafana-dashboards", "monitoring", {"webstack.json": dashboard}),
+            ),
+        ]
+        declare(
+            "grafana",
+            manifests.stateful_app(
+                target,
+                manifests.StatefulAppSpec(
+                    name="grafana",
+                    image=cfg.images.grafana,
+                    port=manifests.GRAFANA_PORT,
+                    args=(),
+                    uid=472,
+                    gid=0,
+                    fs_group=472,
+                    data_path="/var/lib/grafana",
+                    storage_gi=storage.grafana,
+                    storage_class=k8s_cfg.storage_class,
+                    health_path="/api/health",
+                    memory_mb=256,
+                    cpus=0.5,
+                    config_mounts=(
+                        ("provisioning", "grafana-provisioning", GRAFANA_PROVISIONING),
+                        ("dashboards", "grafana-dashboards", GRAFANA_DASHBOARDS),
+                    ),
+                    config_items={
+                        "provisioning": (
+                            ("datasources.yaml", "datasources/webstack.yaml"),
+                            ("dashboards.yaml", "dashboards/webstack.yaml"),
+                        )
+                    },
+                    env={
+                        "GF_USERS_ALLOW_SIGN_UP": "false",
+                        "GF_AUTH_ANONYMOUS_ENABLED": "false",
+                        "GF_ANALYTICS_REPORTING_ENABLED": "false",
+                    },
+                    secret_env={"GF_SECURITY_ADMIN_PASSWORD": ("grafana-admin", "password")},
+                    annotations={manifests.CHECKSUM: manifests.checksum(*provisioning.values(), dashboard)},
+                ),
+            ),
+            depends_on=[grafana_secret, *grafana_config],
+        )
+        declare("grafana-service", manifests.service(target, "grafana", "monitoring", [("http", manifests.GRAFANA_PORT)]))
+
+        local = "127.0.0.1"
+        self.prometheus_url = f"http://{local}:{mon.prometheus_port}"
+        self.alertmanager_url = f"http://{local}:{mon.alertmanager_port}"
+        self.grafana_url = f"http://{local}:{mon.grafana_port}"
+        kubectl = manifests.kubectl(target, k8s_cfg.context)
+        self.tunnel_command = " & ".join(
+            f"{kubectl} port-forward svc/{svc} {local_port}:{port}"
+            for svc, local_port, port in (
+                ("grafana", mon.grafana_port, manifests.GRAFANA_PORT),
+                (prometheus_service, mon.prometheus_port, manifests.PROMETHEUS_PORT),
+                ("alertmanager", mon.alertmanager_port, manifests.ALERTMANAGER_PORT),
+            )
+        )
+
+    def _docker(self, name: str, args: MonitoringStackArgs) -> None:
         cfg, mon = args.config, args.config.monitoring
+        assert mon.host is not None
         host = args.hosts[mon.host]
         self._images: dict[str, docker.RemoteImage] = {}
 
@@ -136,13 +455,7 @@ class MonitoringStack(pulumi.ComponentResource):
             depends_on=[alertmanager],
         )
 
-        admin = random.RandomPassword(
-            f"{name}-grafana-admin",
-            length=32,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
-        )
-        self.grafana_admin_password = pulumi.Output.secret(admin.result)
+        self._grafana_password(name)
         self._container(
             name,
             args,
@@ -183,14 +496,6 @@ class MonitoringStack(pulumi.ComponentResource):
                 f"ssh -N -L {mon.grafana_port}:127.0.0.1:{mon.grafana_port} -L {mon.prometheus_port}:127.0.0.1:{mon.prometheus_port}"
                 f" -L {mon.alertmanager_port}:127.0.0.1:{mon.alertmanager_port} {host.host.deploy_user}@{host.host.address}"
             )
-        )
-        self.register_outputs(
-            {
-                "prometheusUrl": self.prometheus_url,
-                "alertmanagerUrl": self.alertmanager_url,
-                "grafanaUrl": self.grafana_url,
-                "grafanaAdminPassword": self.grafana_admin_password,
-            }
         )
 
     def _image(self, name: str, host: VpsHost, kind: str, image: str) -> docker.RemoteImage:
@@ -254,7 +559,7 @@ class MonitoringStack(pulumi.ComponentResource):
         secret_env: dict[str, pulumi.Input[str]] | None = None,
         depends_on: list[pulumi.Resource] | None = None,
     ) -> docker.Container:
-        host = args.hosts[args.config.monitoring.host]
+        host = args.hosts[args.config.monitoring.host or ""]
         return docker.Container(
             f"{name}-{kind}",
             name=f"webstack-{args.stack}-{kind}",

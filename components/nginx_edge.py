@@ -1,8 +1,11 @@
 """NginxEdge: the TLS-terminating load balancer, its certificate, and Cloudflare in front.
 
-The nginx config lives in a host directory bound into the container; a change of
-config rewrites the file and reloads nginx (graceful), it never replaces the
+On platform docker: the nginx config lives in a host directory bound into the container;
+a change of config rewrites the file and reloads nginx (graceful), it never replaces the
 container, so upstream changes during a rolling deploy drop no connection.
+
+On platform kubernetes the cluster's ingress controller is the edge (AppTier declares the
+Ingresses): this component is Cloudflare in front of the controller's load balancer.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_docker as docker
 
-from .config import StackConfig
+from .cloudflare_front import cloudflare_front, cloudflare_provider
+from .config import Platform, StackConfig
 from .render.nginx import edge_spec, render_nginx_conf
 from .render.tls import render_csr_script, render_install_cert_script, render_self_signed_script
 from .vps_host import VpsHost
@@ -29,10 +33,11 @@ EXPORTER_PORT = 9113
 class NginxEdgeArgs:
     config: StackConfig
     stack: str
-    host: VpsHost
-    # Service name -> its replicas' addresses as the edge host reaches them.
-    upstreams: pulumi.Input[dict[str, list[str]]]
+    host: VpsHost | None
+    # Service name -> its replicas' addresses as the edge host reaches them (docker).
+    upstreams: pulumi.Input[dict[str, list[str]]] | None
     cloudflare_api_token: pulumi.Input[str] | None = None
+    platform: Platform = "docker"
 
 
 class NginxEdge(pulumi.ComponentResource):
@@ -40,22 +45,52 @@ class NginxEdge(pulumi.ComponentResource):
     exporter: Endpoint
     nginx_conf: pulumi.Output[str]
     dns_records: list[cloudflare.DnsRecord]
+    public_address: str | None
 
     def __init__(self, name: str, args: NginxEdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:edge:NginxEdge", name, None, opts)
+        cfg = args.config
+        names = cfg.server_names
+        if args.platform == "docker":
+            self._docker(name, args)
+        else:
+            self._kubernetes(name, args)
+        self.dns_records = []
+        if cfg.dns.enabled:
+            self.dns_records = cloudflare_front(
+                name, cfg, address=self.public_address or "", parent=self, provider=self._cloudflare
+            )
+        self.url = f"https://{names[0]}" + ("" if self._https_port == 443 else f":{self._https_port}")
+        outputs: dict[str, pulumi.Input[object]] = {
+            "url": self.url,
+            "publicAddress": self.public_address,
+            "dnsRecords": [r.name for r in self.dns_records],
+        }
+        if args.platform == "docker":
+            outputs["container"] = self.container.name
+        self.register_outputs(outputs)
+
+    def _kubernetes(self, name: str, args: NginxEdgeArgs) -> None:
+        """Cloudflare in front of the cluster's ingress controller (its load balancer)."""
+        cfg = args.config
+        self._cloudflare = (
+            cloudflare_provider(name, args.cloudflare_api_token, parent=self) if cfg.dns.enabled else None
+        )
+        self.public_address = cfg.kubernetes.load_balancer_address if cfg.kubernetes else None
+        self._https_port = 443
+
+    def _docker(self, name: str, args: NginxEdgeArgs) -> None:
+        """nginx on the edge host, its certificate and its exporter."""
         cfg, host = args.config, args.host
+        assert host is not None and args.upstreams is not None, "platform docker: the edge needs a host and upstreams"
         edge = cfg.edge
         names = cfg.server_names
         conf_dir = f"{host.config_root}/edge"
         tls_dir = f"{conf_dir}/tls"
         textfile_dir = f"{host.config_root}/textfile"
         on_host = pulumi.ResourceOptions(parent=self, provider=host.docker)
-        self._provider = (
-            cloudflare.Provider(
-                f"{name}-cloudflare",
-                api_token=pulumi.Output.secret(args.cloudflare_api_token or ""),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        self._cloudflare = (
+            cloudflare_provider(name, args.cloudflare_api_token, parent=self)
             if cfg.dns.enabled or edge.certificate == "cloudflare-origin"
             else None
         )
@@ -70,7 +105,7 @@ class NginxEdge(pulumi.ComponentResource):
                 hostnames=names,
                 request_type="origin-ecc",
                 requested_validity=5475,
-                opts=pulumi.ResourceOptions(parent=self, provider=self._provider),
+                opts=pulumi.ResourceOptions(parent=self, provider=self._cloudflare),
             )
             tls = host.run(
                 f"{name}-cert-install",
@@ -148,71 +183,9 @@ class NginxEdge(pulumi.ComponentResource):
             published=host.multi_host,
         )
 
-        self.dns_records = []
-        if cfg.dns.enabled:
-            self._dns(name, args)
-
         self.public_address = host.host.address
-        self.url = f"https://{names[0]}" + ("" if edge.https_port == 443 else f":{edge.https_port}")
-        self.register_outputs(
-            {
-                "url": self.url,
-                "publicAddress": self.public_address,
-                "container": self.container.name,
-                "dnsRecords": [r.name for r in self.dns_records],
-            }
-        )
+        self._https_port = edge.https_port
 
     @staticmethod
     def container_name(stack: str) -> str:
         return f"webstack-{stack}-edge"
-
-    def _dns(self, name: str, args: NginxEdgeArgs) -> None:
-        cfg = args.config
-        zone_id = cfg.dns.zone_id or ""
-        cf = pulumi.ResourceOptions(parent=self, provider=self._provider)
-        for record in cfg.dns.records:
-            fqdn = cfg.domain if record == "@" else f"{record}.{cfg.domain}"
-            self.dns_records.append(
-                cloudflare.DnsRecord(
-                    f"{name}-dns-{record.replace('@', 'apex')}",
-                    zone_id=zone_id,
-                    name=fqdn,
-                    type="A",
-                    content=args.host.host.address,
-                    proxied=cfg.dns.proxied,
-                    ttl=1,
-                    comment="managed by webstack",
-                    opts=cf,
-                )
-            )
-        # Strict: Cloudflare checks the origin certificate; HTTPS only; no TLS below 1.2.
-        for setting, value in (("ssl", "strict"), ("always_use_https", "on"), ("min_tls_version", "1.2")):
-            cloudflare.ZoneSetting(
-                f"{name}-zone-{setting.replace('_', '-')}", zone_id=zone_id, setting_id=setting, value=value, opts=cf
-            )
-        api_paths = sorted(s.path for s in cfg.services.values() if s.kind == "api")
-        expression = " or ".join(f'starts_with(http.request.uri.path, "{p}")' for p in api_paths) or "true"
-        cloudflare.Ruleset(
-            f"{name}-ratelimit",
-            zone_id=zone_id,
-            name="webstack rate limits",
-            description="Per-IP rate limit on the API, in front of the edge's own limits",
-            kind="zone",
-            phase="http_ratelimit",
-            rules=[
-                cloudflare.RulesetRuleArgs(
-                    action="block",
-                    expression=f"({expression})",
-                    description="API requests per client IP",
-                    enabled=True,
-                    ratelimit=cloudflare.RulesetRuleRatelimitArgs(
-                        characteristics=["cf.colo.id", "ip.src"],
-                        period=60,
-                        requests_per_period=cfg.dns.rate_limit_per_minute,
-                        mitigation_timeout=600,
-                    ),
-                )
-            ],
-            opts=cf,
-        )

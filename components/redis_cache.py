@@ -1,8 +1,13 @@
 """RedisCache: Redis with a generated password, AOF, maxmemory, optional replica and Sentinel.
 
-Never published on a public interface: reached over the host's Docker network, or on
-the private address when another host needs it. The data volume is protected in
-production, so `pulumi destroy` cannot drop it by accident.
+Platform docker: never published on a public interface: reached over the host's Docker
+network, or on the private address when another host needs it. The data volume is
+protected in production, so `pulumi destroy` cannot drop it by accident.
+
+Platform kubernetes: a one-pod StatefulSet with its data on a PersistentVolumeClaim
+(kept when the StatefulSet goes), the password in a Secret, redis.conf in a ConfigMap,
+the exporter as a sidecar, a ClusterIP Service (no public exposure) and a NetworkPolicy:
+only pods labelled as Redis clients (the services that use Redis, the backup) reach it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from .cluster import KubernetesCluster
 from .config import Platform, StackConfig
+from .render import kubernetes as manifests
 from .render.redis import (
     REDIS_START,
     SENTINEL_MASTER,
@@ -36,6 +43,7 @@ class RedisCacheArgs:
     stack: str
     hosts: dict[str, VpsHost]
     platform: Platform
+    cluster: KubernetesCluster | None = None
 
 
 class RedisCache(pulumi.ComponentResource):
@@ -44,14 +52,11 @@ class RedisCache(pulumi.ComponentResource):
     exporter: Endpoint
     primary: docker.Container
     data_volumes: list[docker.Volume]
+    host: str  # the primary's host (docker) or Service DNS name (kubernetes)
 
     def __init__(self, name: str, args: RedisCacheArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:cache:RedisCache", name, None, opts)
-        if args.platform != "docker":
-            raise ValueError(f"RedisCache: platform {args.platform!r} is not available; allowed: 'docker'")
         cfg, redis = args.config, args.config.redis
-        self._hosts = args.hosts
-        self._primary_host = args.hosts[redis.host]
         self.port = redis.port
         generated = random.RandomPassword(
             f"{name}-password",
@@ -60,9 +65,9 @@ class RedisCache(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
         )
         self.password = pulumi.Output.secret(generated.result)
-        self._images: dict[str, docker.RemoteImage] = {}
         self.data_volumes = []
-
+        self.sentinels: list[str] = []
+        self._service_address: str | None = None
         spec = RedisSpec(
             port=redis.port,
             maxmemory_mb=redis.maxmemory_mb,
@@ -70,6 +75,80 @@ class RedisCache(pulumi.ComponentResource):
             appendonly=redis.appendonly,
             appendfsync=redis.appendfsync,
         )
+        if args.platform == "docker":
+            self._docker(name, args, spec)
+        else:
+            self._kubernetes(name, args, spec)
+        self.url = self.url_for(cfg.monitoring.host or "")
+        self.register_outputs(
+            {"url": self.url, "host": self.host, "port": redis.port, "sentinels": self.sentinels}
+        )
+
+    def _kubernetes(self, name: str, args: RedisCacheArgs, spec: RedisSpec) -> None:
+        cluster = args.cluster
+        assert cluster is not None, "platform kubernetes: RedisCache needs the cluster"
+        cfg, target, k8s_cfg = args.config, cluster.target, cluster.config
+        conf = render_redis_conf(spec)
+        auth = cluster.declare(
+            f"{name}-auth",
+            manifests.secret(target, "redis-auth", "cache", {"password": ""}),
+            parent=self,
+            string_data=pulumi.Output.secret({"password": self.password}),
+        )
+        config_map = cluster.declare(
+            f"{name}-config", manifests.config_map(target, "redis-config", "cache", {"redis.conf": conf}), parent=self
+        )
+        pod = manifests.RedisPodSpec(
+            image=cfg.images.redis,
+            exporter_image=cfg.images.redis_exporter,
+            port=spec.port,
+            maxmemory_mb=spec.maxmemory_mb,
+            storage_gi=k8s_cfg.storage_gi.redis,
+            storage_class=k8s_cfg.storage_class,
+            secret_name="redis-auth",
+            config_name="redis-config",
+            start=REDIS_START,
+            config_checksum=manifests.checksum(conf),
+            annotations_scrape=not k8s_cfg.service_monitor,
+        )
+        self.statefulset = cluster.declare(
+            f"{name}-statefulset",
+            manifests.redis_statefulset(target, "redis", pod),
+            parent=self,
+            depends_on=[auth, config_map],
+        )
+        ports = [("redis", spec.port), ("metrics", manifests.REDIS_EXPORTER_PORT)]
+        cluster.declare(f"{name}-service", manifests.service(target, "redis", "cache", ports), parent=self)
+        cluster.declare(
+            f"{name}-headless",
+            manifests.service(target, "redis-headless", "cache", ports, headless=True),
+            parent=self,
+        )
+        clients = {"podSelector": {"matchLabels": {manifests.REDIS_CLIENT: "true"}}}
+        cluster.declare(
+            f"{name}-netpol",
+            manifests.network_policy(
+                target,
+                "redis-ingress",
+                "cache",
+                "redis",
+                [
+                    ([clients], [spec.port]),
+                    ([manifests.pods_named(target, "prometheus")], [manifests.REDIS_EXPORTER_PORT]),
+                ],
+            ),
+            parent=self,
+        )
+        self._service_address = f"{target.service_dns('redis')}:{spec.port}"
+        self.host = target.service_dns("redis")
+
+    def _docker(self, name: str, args: RedisCacheArgs, spec: RedisSpec) -> None:
+        cfg, redis = args.config, args.config.redis
+        assert redis.host is not None
+        self._hosts = args.hosts
+        self._primary_host = args.hosts[redis.host]
+        self.host = redis.host
+        self._images: dict[str, docker.RemoteImage] = {}
         self.primary = self._node(name, args, self._primary_host, "redis", spec)
         self.replica: docker.Container | None = None
         if redis.replica_host:
@@ -77,7 +156,6 @@ class RedisCache(pulumi.ComponentResource):
                 **{**spec.__dict__, "replica_of": f"{self._primary_host.internal_address} {redis.port}"}
             )
             self.replica = self._node(name, args, args.hosts[redis.replica_host], "redis-replica", replica_spec)
-        self.sentinels: list[str] = []
         for host_name in redis.sentinel_hosts:
             self._sentinel(name, args, args.hosts[host_name])
             self.sentinels.append(f"{args.hosts[host_name].internal_address}:{SENTINEL_PORT}")
@@ -103,11 +181,11 @@ class RedisCache(pulumi.ComponentResource):
             port=EXPORTER_PORT,
             published=host.multi_host,
         )
-        self.url = self.url_for(cfg.monitoring.host)
-        self.register_outputs({"url": self.url, "host": redis.host, "port": redis.port, "sentinels": self.sentinels})
 
     def address_for(self, host_name: str) -> str:
-        """host:port of the primary as seen from `host_name`."""
+        """host:port of the primary as seen from `host_name` (on kubernetes: its Service, from anywhere)."""
+        if self._service_address is not None:
+            return self._service_address
         if host_name == self._primary_host.name:
             return f"redis:{self.port}"
         return f"{self._primary_host.internal_address}:{self.port}"

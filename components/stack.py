@@ -1,7 +1,9 @@
-"""The whole stack: hosts, then Redis, the app tier, the edge, monitoring and backups.
+"""The whole stack: hosts (or the cluster), then Redis, the app tier, the edge, monitoring
+and backups.
 
 `build_stack` declares every resource of a validated config and returns the stack
-outputs (the contract in `components/outputs.py`); `__main__.py` only exports them.
+outputs (the contract in `components/outputs.py`, the same keys on both platforms);
+`__main__.py` only exports them.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ import pulumi
 
 from .app_tier import AppTier, AppTierArgs
 from .backup_job import BackupJob, BackupJobArgs
+from .cluster import KubernetesCluster, KubernetesClusterArgs
 from .config import StackConfig
 from .monitoring_stack import MonitoringStack, MonitoringStackArgs
 from .nginx_edge import NginxEdge, NginxEdgeArgs
 from .redis_cache import RedisCache, RedisCacheArgs
+from .render import kubernetes as manifests
 from .vps_host import VpsHost, VpsHostArgs
 
 
 def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
+    if config.platform == "kubernetes":
+        return build_kubernetes_stack(config, stack)
     multi_host = len(config.hosts) > 1
     key = config.secret("sshPrivateKey")
     ssh_key = pulumi.Output.secret(key) if key is not None else None
@@ -44,6 +50,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         AppTierArgs(config=config, stack=stack, hosts=hosts, platform=config.platform, redis_url_for=redis.url_for),
     )
     token = config.secret("cloudflareApiToken")
+    assert config.edge.host is not None  # validated: required on platform docker
     edge = NginxEdge(
         "edge",
         NginxEdgeArgs(
@@ -86,7 +93,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
                 stack=stack,
                 hosts=hosts,
                 platform=config.platform,
-                redis_address=redis.address_for(config.backup.host) if config.backup.redis else None,
+                redis_address=redis.address_for(config.backup.host or "") if config.backup.redis else None,
                 redis_password=redis.password,
                 volumes={v: monitoring.volumes[v].name for v in config.backup.volumes},
             ),
@@ -148,7 +155,7 @@ def stack_outputs(
                 "replicas": s.replicas,
                 "path": s.path,
                 "hosts": s.hosts,
-                "upstreams": pulumi.Output.all(*[e.from_host(config.edge.host) for e in app.replicas[name]]),
+                "upstreams": pulumi.Output.all(*[e.from_host(config.edge.host or "") for e in app.replicas[name]]),
             }
             for name, s in sorted(config.services.items())
         },
@@ -172,6 +179,156 @@ def stack_outputs(
         "backup": {
             "enabled": backup is not None,
             "host": config.backup.host,
+            "repository": config.backup.repository,
+            "offsite": config.backup.offsite,
+            "schedule": config.backup.schedule,
+            "retention": config.backup.retention.model_dump(by_alias=True),
+            "restoreCommand": backup.restore_command if backup else None,
+            "runNowCommand": backup.run_now_command if backup else None,
+        },
+    }
+
+
+def _secret(config: StackConfig, key: str) -> pulumi.Output[str] | None:
+    value = config.secret(key)
+    return pulumi.Output.secret(value) if value is not None else None
+
+
+def build_kubernetes_stack(config: StackConfig, stack: str) -> dict[str, Any]:
+    """The same components on an existing cluster: the KubernetesCluster (provider,
+    namespace) in place of the VpsHosts, the ingress controller in place of nginx."""
+    assert config.kubernetes is not None  # validated: required on platform kubernetes
+    cluster = KubernetesCluster(
+        "cluster", KubernetesClusterArgs(kubernetes=config.kubernetes, stack=stack, kubeconfig=_secret(config, "kubeconfig"))
+    )
+    platform = config.platform
+    redis = RedisCache("redis", RedisCacheArgs(config=config, stack=stack, hosts={}, platform=platform, cluster=cluster))
+    app = AppTier(
+        "app",
+        AppTierArgs(
+            config=config, stack=stack, hosts={}, platform=platform, redis_url_for=redis.url_for, cluster=cluster
+        ),
+    )
+    edge = NginxEdge(
+        "edge",
+        NginxEdgeArgs(
+            config=config,
+            stack=stack,
+            host=None,
+            upstreams=None,
+            cloudflare_api_token=_secret(config, "cloudflareApiToken"),
+            platform=platform,
+        ),
+    )
+    scraped = [
+        manifests.ScrapeService(
+            job=f"app-{name}",
+            service=name,
+            port="http",
+            path=service.metrics_path,
+            labels={"service": name},
+        )
+        for name, service in sorted(config.services.items())
+        if service.metrics_path
+    ]
+    scraped.append(manifests.ScrapeService(job="redis", service="redis", port="metrics"))
+    monitoring = MonitoringStack(
+        "monitoring",
+        MonitoringStackArgs(
+            config=config, stack=stack, hosts={}, platform=platform, cluster=cluster, scrape_services=scraped
+        ),
+    )
+    backup: BackupJob | None = None
+    if config.backup.enabled:
+        backup = BackupJob(
+            "backup",
+            BackupJobArgs(
+                config=config,
+                stack=stack,
+                hosts={},
+                platform=platform,
+                redis_address=redis.address_for("") if config.backup.redis else None,
+                redis_password=redis.password,
+                cluster=cluster,
+                pushgateway=monitoring.pushgateway,
+            ),
+        )
+    return kubernetes_outputs(config, stack, edge=edge, app=app, redis=redis, monitoring=monitoring, backup=backup)
+
+
+def kubernetes_outputs(
+    config: StackConfig,
+    stack: str,
+    *,
+    edge: NginxEdge,
+    app: AppTier,
+    redis: RedisCache,
+    monitoring: MonitoringStack,
+    backup: BackupJob | None,
+) -> dict[str, Any]:
+    """The outputs contract on platform kubernetes: the same keys as on docker (docs/outputs.md).
+
+    No hosts (the cluster's nodes are not the program's); the edge's host is the ingress
+    class; upstreams and Redis' host are Service DNS names; monitoring and backup name
+    the namespace as their host, and their commands are kubectl's.
+    """
+    assert config.kubernetes is not None
+    k8s_cfg = config.kubernetes
+    base = edge.url
+    api_paths = [s.path for s in config.services.values() if s.kind == "api"]
+    return {
+        "environment": config.environment,
+        "endpoints": {
+            "url": base,
+            "health": f"{base}/health",
+            "api": f"{base}{api_paths[0]}" if api_paths else None,
+            "http": f"http://{config.server_names[0]}",
+        },
+        "edge": {
+            "host": k8s_cfg.ingress_class,
+            "publicAddress": edge.public_address,
+            "bindAddress": None,
+            "httpPort": 80,
+            "httpsPort": 443,
+            "serverNames": config.server_names,
+            "certificate": config.edge.certificate,
+        },
+        "dns": {
+            "enabled": config.dns.enabled,
+            "records": [r.name for r in edge.dns_records],
+            "proxied": config.dns.proxied if config.dns.enabled else False,
+        },
+        "hosts": [],
+        "services": {
+            name: {
+                "image": s.image,
+                "replicas": s.autoscale.min_replicas if s.autoscale else s.replicas,
+                "path": s.path,
+                "hosts": [],
+                "upstreams": [app.service_addresses[name]],
+            }
+            for name, s in sorted(config.services.items())
+        },
+        "redis": {
+            "host": redis.host,
+            "port": config.redis.port,
+            "replicaHost": None,
+            "sentinels": [],
+            "sentinelMaster": None,
+            "dataProtected": config.redis_protected,
+        },
+        "redisUrl": redis.url,
+        "monitoring": {
+            "host": k8s_cfg.namespace,
+            "prometheusUrl": monitoring.prometheus_url,
+            "alertmanagerUrl": monitoring.alertmanager_url,
+            "grafanaUrl": monitoring.grafana_url,
+            "tunnelCommand": monitoring.tunnel_command,
+        },
+        "grafanaAdminPassword": monitoring.grafana_admin_password,
+        "backup": {
+            "enabled": backup is not None,
+            "host": k8s_cfg.namespace,
             "repository": config.backup.repository,
             "offsite": config.backup.offsite,
             "schedule": config.backup.schedule,

@@ -30,19 +30,14 @@ replaced by the snapshot's.
 
 from __future__ import annotations
 
-import functools
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-import jinja2
-
 from components.config import BackupConfig, RetentionConfig
+from components.render.shell import shell_templates
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "backup"
 DEFAULT_WORK_DIR = "/var/lib/webstack-backup"
 METRICS_FILE = "webstack_backup.prom"
 
@@ -158,27 +153,6 @@ def render_restore_script(spec: BackupSpec) -> str:
     return _render("restore.sh.j2", spec)
 
 
-def _shquote(value: object) -> str:
-    return shlex.quote(str(value))
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        # bash has `${#array[@]}`: keep Jinja comments out of its way
-        comment_start_string="{##",
-        comment_end_string="##}",
-    )
-    env.filters["shquote"] = _shquote
-    return env
-
-
 def _render(template: str, spec: BackupSpec) -> str:
     context: Mapping[str, object] = {
         "spec": spec,
@@ -187,4 +161,4 @@ def _render(template: str, spec: BackupSpec) -> str:
         "env_names": render_backup_env_names(spec),
         "metrics_file": METRICS_FILE,
     }
-    return _environment().get_template(template).render(**context)
+    return shell_templates().get_template(f"backup/{template}").render(**context)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from .shell import shell_templates
 
 # The seeds' system limits (004, "System Limits").
 SYSCTL: dict[str, str] = {
@@ -35,20 +35,6 @@ class BootstrapSpec:
     limits: dict[str, int] = field(default_factory=lambda: dict(LIMITS))
 
 
-def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("components.render", "templates"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    import shlex
-
-    env.filters["shquote"] = lambda value: shlex.quote(str(value))
-    return env
-
-
 def render_bootstrap_script(spec: BootstrapSpec) -> str:
     ports = sorted({*spec.public_ports, spec.ssh_port})
-    return _environment().get_template("host/bootstrap.sh.j2").render(spec=spec, ports=ports)
+    return shell_templates().get_template("host/bootstrap.sh.j2").render(spec=spec, ports=ports)

@@ -123,7 +123,11 @@ def _multi_host_jobs() -> list[m.ScrapeJob]:
 
 @pytest.mark.parametrize(
     ("layout", "jobs", "interval"),
-    [("single-host", _single_host_jobs(), 15), ("multi-host", _multi_host_jobs(), 5), ("slow", _multi_host_jobs(), 120)],
+    [
+        ("single-host", _single_host_jobs(), 15),
+        ("multi-host", _multi_host_jobs(), 5),
+        ("slow", _multi_host_jobs(), 120),
+    ],
 )
 def test_prometheus_config_passes_promtool(
     promtool: str, tmp_path: Path, layout: str, jobs: list[m.ScrapeJob], interval: int
@@ -170,7 +174,10 @@ def test_promtool_rejects_a_config_whose_rule_file_is_broken(promtool: str, tmp_
     """The check above is meaningful: promtool does read the referenced rule files."""
     _write(tmp_path, "alerts.yml", "groups:\n- name: x\n  rules:\n  - alert: X\n    expr: up ==\n")
     text = m.render_prometheus_config(
-        scrape_interval_s=15, jobs=_single_host_jobs(), alertmanager_targets=[], rule_files=["alerts.yml"],
+        scrape_interval_s=15,
+        jobs=_single_host_jobs(),
+        alertmanager_targets=[],
+        rule_files=["alerts.yml"],
         environment="local",
     )
     _write(tmp_path, "prometheus.yml", text)
@@ -243,7 +250,9 @@ def test_alert_rules_cover_the_required_alerts() -> None:
 
 
 def test_alert_rules_follow_thresholds() -> None:
-    rules = {(r["alert"], r["labels"]["severity"]): r["expr"] for r in _alerts(m.render_alert_rules(CUSTOM, environment="x"))}
+    rules = {
+        (r["alert"], r["labels"]["severity"]): r["expr"] for r in _alerts(m.render_alert_rules(CUSTOM, environment="x"))
+    }
     assert rules[("AppErrorRateHigh", "warning")].endswith("> 0.05")
     assert rules[("AppErrorRateHigh", "critical")].endswith("> 0.1")
     assert rules[("AppLatencyP95High", "warning")].endswith("> 0.3")
@@ -303,7 +312,11 @@ def test_rule_tests_fire_and_hold_back_every_alert(name: str) -> None:
 def test_rule_tests_fail_against_rules_with_other_thresholds(promtool: str, tmp_path: Path) -> None:
     """The generated tests are tied to their thresholds: they reject rules for others."""
     _write(tmp_path, "alerts.yml", m.render_alert_rules(CPU_70_85, environment="production"))
-    _write(tmp_path, "alerts_test.yml", m.render_alert_rule_tests(DEFAULT, rule_file="alerts.yml", environment="production"))
+    _write(
+        tmp_path,
+        "alerts_test.yml",
+        m.render_alert_rule_tests(DEFAULT, rule_file="alerts.yml", environment="production"),
+    )
     result = _run([promtool, "test", "rules", "alerts_test.yml"], tmp_path)
     assert result.returncode != 0
     assert "HostCpuHigh" in result.stdout + result.stderr
@@ -381,7 +394,9 @@ def test_alertmanager_config_passes_amtool(amtool: str, tmp_path: Path, webhook:
 def test_inhibit_labels_tell_apart_every_alert_family() -> None:
     """Inhibition compares these labels: each rule's own labels must be among them, so a
     critical on one disk or service never silences a warning about another."""
-    equal = set(yaml.safe_load(m.render_alertmanager_config(webhook_url=None, environment="x"))["inhibit_rules"][0]["equal"])
+    equal = set(
+        yaml.safe_load(m.render_alertmanager_config(webhook_url=None, environment="x"))["inhibit_rules"][0]["equal"]
+    )
     suite = yaml.safe_load(m.render_alert_rule_tests(DEFAULT, rule_file="alerts.yml", environment="x"))
     for test in suite["tests"]:
         for check in test["alert_rule_test"]:
@@ -456,8 +471,11 @@ def test_promtool_rejects_bad_promql(promtool: str, tmp_path: Path) -> None:
 def _render_all() -> list[str]:
     return [
         m.render_prometheus_config(
-            scrape_interval_s=15, jobs=_multi_host_jobs(), alertmanager_targets=["10.0.0.4:9093"],
-            rule_files=["alerts.yml"], environment="production",
+            scrape_interval_s=15,
+            jobs=_multi_host_jobs(),
+            alertmanager_targets=["10.0.0.4:9093"],
+            rule_files=["alerts.yml"],
+            environment="production",
         ),
         m.render_alert_rules(CUSTOM, environment="production"),
         m.render_alert_rule_tests(CUSTOM, rule_file="alerts.yml", environment="production"),
@@ -492,7 +510,12 @@ def test_renderer_is_pure_and_stable_across_processes() -> None:
         env = {**os.environ, "PYTHONHASHSEED": seed}
         result = subprocess.run(
             [sys.executable, "-c", PROBE, str(REPO), str(Path(__file__).parent)],
-            capture_output=True, text=True, timeout=60, env=env, check=False, cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+            cwd=REPO,
         )
         assert result.returncode == 0, result.stderr
         loaded, digest = result.stdout.split()

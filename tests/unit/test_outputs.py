@@ -16,7 +16,7 @@ from tools.plan import main as plan_main
 DOC = (PROJECT_DIR / "docs" / "outputs.md").read_text()
 
 
-@pytest.mark.parametrize("stack", ["local", "staging", "production"])
+@pytest.mark.parametrize("stack", ["local", "staging", "production", "production-k8s"])
 def test_outputs_match_the_contract(stack: str) -> None:
     outputs = run_offline(stack).outputs
     assert list(outputs) == [spec.name for spec in CONTRACT]
