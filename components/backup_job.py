@@ -25,7 +25,7 @@ from .config import Platform, StackConfig
 from .render import kubernetes as manifests
 from .render.backup import BackupSpec, render_backup_script, render_restore_script
 from .vps_host import VpsHost
-from .wiring import container_defaults, env_list, uploads
+from .wiring import command_healthcheck, container_defaults, env_list, uploads
 
 SCRIPTS = "/etc/webstack-backup"
 TEXTFILE = "/textfile"
@@ -210,6 +210,8 @@ class BackupJob(pulumi.ComponentResource):
             ),
             volumes=mounts,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name)],
+            # crond is PID 1 (exec); the env file its jobs source must be there.
+            healthcheck=command_healthcheck("test -s /run/webstack-backup.env && kill -0 1"),
             **container_defaults(memory_mb=1024),
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
         )

@@ -526,6 +526,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 ),
             ],
             pid_mode="host",
+            healthcheck=http_healthcheck(f"http://127.0.0.1:{NODE_EXPORTER_PORT}/"),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=["node-exporter"])],
             ports=[internal_port(NODE_EXPORTER_PORT, host.internal_address)] if host.multi_host else [],
             user="65534:65534",
