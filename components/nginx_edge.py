@@ -141,7 +141,6 @@ class NginxEdge(pulumi.ComponentResource):
             healthcheck=command_healthcheck(
                 f"wget -q -O /dev/null http://127.0.0.1:{STATUS_PORT}/stub_status || exit 1"
             ),
-            ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=65535, hard=65535)],
             wait=True,
             wait_timeout=120,
             **container_defaults(memory_mb=512),
