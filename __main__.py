@@ -1,9 +1,12 @@
 """webstack: load and validate the stack's config, declare the stack, export the outputs."""
 
+import os
+
 import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.config import ConfigError, load_stack_config
+from components.images import IMAGE_SOURCE_ENV, apply_image_source
 from components.stack import build_stack
 
 stack = pulumi.get_stack()
@@ -11,6 +14,7 @@ raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
 secret_keys = {*runtime_config.get_config_secret_keys_env(), *runtime_config._SECRET_KEYS.get()}
 try:
     config = load_stack_config(stack, raw, secret_keys)
+    config = apply_image_source(config, stack, os.environ.get(IMAGE_SOURCE_ENV))
 except ConfigError as error:
     # One message, before any resource exists; no Python traceback to wade through.
     raise SystemExit(str(error)) from None

@@ -313,6 +313,8 @@ class MonitoringConfig(Model):
     prometheus_port: Port = 9090
     alertmanager_port: Port = 9093
     grafana_port: Port = 3000
+    # Off where no Grafana image can be had (the local image set has none).
+    grafana: bool = True
 
 
 class ImagesConfig(Model):

@@ -62,6 +62,7 @@ class MonitoringStack(pulumi.ComponentResource):
     grafana_admin_password: pulumi.Output[str]
     volumes: dict[str, docker.Volume]
     tunnel_command: str | None
+    grafana_url: str | None
 
     def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:monitoring:MonitoringStack", name, None, opts)
@@ -456,39 +457,40 @@ class MonitoringStack(pulumi.ComponentResource):
         )
 
         self._grafana_password(name)
-        self._container(
-            name,
-            args,
-            "grafana",
-            cfg.images.grafana,
-            command=None,
-            files={
-                f"{GRAFANA_PROVISIONING}/datasources/webstack.yaml": render_grafana_datasources(
-                    prometheus_url="http://prometheus:9090"
-                ),
-                f"{GRAFANA_PROVISIONING}/dashboards/webstack.yaml": render_grafana_dashboard_providers(
-                    dashboards_dir=GRAFANA_DASHBOARDS
-                ),
-                f"{GRAFANA_DASHBOARDS}/webstack.json": render_grafana_dashboard(environment=cfg.environment),
-            },
-            data_path="/var/lib/grafana",
-            internal=3000,
-            published=mon.grafana_port,
-            health="/api/health",
-            user="472:0",
-            env={
-                "GF_USERS_ALLOW_SIGN_UP": "false",
-                "GF_AUTH_ANONYMOUS_ENABLED": "false",
-                "GF_ANALYTICS_REPORTING_ENABLED": "false",
-            },
-            secret_env={"GF_SECURITY_ADMIN_PASSWORD": self.grafana_admin_password},
-            depends_on=[prometheus],
-        )
+        if mon.grafana:
+            self._container(
+                name,
+                args,
+                "grafana",
+                cfg.images.grafana,
+                command=None,
+                files={
+                    f"{GRAFANA_PROVISIONING}/datasources/webstack.yaml": render_grafana_datasources(
+                        prometheus_url="http://prometheus:9090"
+                    ),
+                    f"{GRAFANA_PROVISIONING}/dashboards/webstack.yaml": render_grafana_dashboard_providers(
+                        dashboards_dir=GRAFANA_DASHBOARDS
+                    ),
+                    f"{GRAFANA_DASHBOARDS}/webstack.json": render_grafana_dashboard(environment=cfg.environment),
+                },
+                data_path="/var/lib/grafana",
+                internal=3000,
+                published=mon.grafana_port,
+                health="/api/health",
+                user="472:0",
+                env={
+                    "GF_USERS_ALLOW_SIGN_UP": "false",
+                    "GF_AUTH_ANONYMOUS_ENABLED": "false",
+                    "GF_ANALYTICS_REPORTING_ENABLED": "false",
+                },
+                secret_env={"GF_SECURITY_ADMIN_PASSWORD": self.grafana_admin_password},
+                depends_on=[prometheus],
+            )
 
         local = "127.0.0.1"
         self.prometheus_url = f"http://{local}:{mon.prometheus_port}"
         self.alertmanager_url = f"http://{local}:{mon.alertmanager_port}"
-        self.grafana_url = f"http://{local}:{mon.grafana_port}"
+        self.grafana_url = f"http://{local}:{mon.grafana_port}" if mon.grafana else None
         self.tunnel_command = (
             None
             if host.is_local

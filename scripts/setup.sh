@@ -10,7 +10,7 @@ SUDO=""
 
 # nginx, promtool/amtool, restic, PostgreSQL, Redis and shellcheck: the rendered
 # configs and scripts are tested on these real servers.
-packages=(nginx-light prometheus prometheus-alertmanager restic postgresql redis-server redis-tools shellcheck openssl python3-venv python3-redis)
+packages=(nginx-light wrk prometheus prometheus-alertmanager restic postgresql redis-server redis-tools shellcheck openssl python3-venv python3-redis)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,6 +20,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config import StackConfig, load_stack_config
+from components.images import apply_image_source
 from components.stackfile import PROJECT_DIR, read_stack_file
 
 PROJECT = "webstack"
@@ -201,6 +202,7 @@ def run_offline(
     raw: Mapping[str, Any] | None = None,
     secret_keys: set[str] | None = None,
     project_dir: Path = PROJECT_DIR,
+    image_source: str | None = None,
 ) -> OfflineRun:
     """Validate a stack's config (file or given) and declare it under mocks."""
     from components.stack import build_stack
@@ -209,5 +211,6 @@ def run_offline(
         raw, file_secrets = read_stack_file(stack, project_dir)
         secret_keys = file_secrets if secret_keys is None else secret_keys
     config = load_stack_config(stack, raw, secret_keys or set(), placeholder_secrets=True)
+    config = apply_image_source(config, stack, image_source)
     declared, outputs = run_program(stack, lambda: build_stack(config, stack), raw=raw, secret_keys=secret_keys)
     return OfflineRun(stack=stack, config=config, resources=declared, outputs=outputs or {})

@@ -236,7 +236,10 @@ def _location(spec: EdgeSpec, route: Route, zones: dict[str, RateZone]) -> dict[
             block=[
                 limit,
                 *_proxy(route.upstream),
-                _d("expires", "1y"),
+                # One Cache-Control, the edge's: `expires` would add a second one
+                # (max-age only), and the app's own would contradict it.
+                _d("proxy_hide_header", "Cache-Control"),
+                _d("proxy_hide_header", "Expires"),
                 *_headers(spec, (("Cache-Control", "public, max-age=31536000, immutable"),)),
             ],
         )
@@ -333,14 +336,17 @@ def nginx_payload(spec: EdgeSpec) -> list[dict[str, Any]]:
         _d(
             "server",
             block=[
-                _d("listen", spec.http_listen, "default_server"),
+                _d("listen", spec.http_listen, "default_server", "reuseport"),
                 _d("server_name", *names),
                 _d("return", 301, f"https://$host{port_suffix}$request_uri"),
             ],
         )
     )
     https: list[dict[str, Any]] = [
-        _d("listen", spec.https_listen, "ssl", "http2", "default_server"),
+        # reuseport: one accept queue per worker, so the kernel spreads connections
+        # evenly; with one shared queue (and multi_accept) a single worker takes a burst
+        # of new keep-alive connections and the others sit idle.
+        _d("listen", spec.https_listen, "ssl", "http2", "default_server", "reuseport"),
         _d("server_name", *names),
         _d("ssl_certificate", spec.certificate),
         _d("ssl_certificate_key", spec.certificate_key),

@@ -45,8 +45,14 @@ def engine_bin() -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path, engine_bin: Path) -> tuple[Path, dict[str, str]]:
-    """A copy of the tracked project with its own file backend and plugin home."""
-    files = subprocess.run(["git", "ls-files"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True)
+    """A copy of the project (tracked and new files, not ignored ones) with its own backend."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     copy = tmp_path / "project"
     for name in files.stdout.splitlines():
         source = PROJECT_DIR / name

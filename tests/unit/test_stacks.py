@@ -215,3 +215,25 @@ def test_edge_config_routes_every_service_with_rate_limits() -> None:
     backend_servers = [d["args"][0] for d in upstreams["backend"] if d["directive"] == "server"]
     assert len(backend_servers) == 3 and len(set(backend_servers)) == 3
     assert all(s.startswith(("10.0.0.11:", "10.0.0.12:")) for s in backend_servers)
+
+
+def test_local_image_source_uses_the_local_image_set() -> None:
+    from components.images import LOCAL_IMAGES
+
+    run = run_offline("local", image_source="local")
+    images = {r.plain_inputs["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}
+    assert set(LOCAL_IMAGES.values()) <= images
+    assert all(i.startswith("webstack-local/") for i in images), images
+    assert "monitoring-grafana" not in {c.name for c in run.of_type(CONTAINER)}
+    assert run.outputs["monitoring"]["grafanaUrl"] is None
+    assert isinstance(run.outputs["grafanaAdminPassword"], Secret)
+
+
+@pytest.mark.parametrize(("stack", "source"), [("production", "local"), ("local", "docker-hub")])
+def test_image_source_is_checked(stack: str, source: str) -> None:
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        run_offline(stack, image_source=source)
+    assert error.value.keys == ["WEBSTACK_IMAGE_SOURCE"]
+    assert "allowed" in str(error.value)
