@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from .config_values import decode_config_value, image_is_pinned
+
 NAMESPACE = "webstack"
 
 Environment = Literal["local", "staging", "production"]
@@ -492,16 +494,6 @@ class ConfigError(Exception):
         return [p.key for p in self.problems]
 
 
-def image_is_pinned(ref: str) -> bool:
-    """True when an image reference names a digest, or a tag other than `latest`."""
-    if "@sha256:" in ref:
-        return True
-    last = ref.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return False
-    return last.rsplit(":", 1)[1] not in ("", "latest")
-
-
 def placeholder_secret(stack: str, key: str) -> str:
     """A stand-in for a secret that cannot be read offline (not set, or encrypted)."""
     digest = hashlib.sha256(f"webstack-offline:{stack}:{key}".encode()).hexdigest()
@@ -532,7 +524,7 @@ def load_stack_config(
         if key in TOP_LEVEL_KEYS:
             if full_key in secret_keys:
                 problems.append(Problem(full_key, "is set as a secret; allowed: a plain value"))
-            plain[key] = _decode(value)
+            plain[key] = decode_config_value(value)
         else:
             secret_values[key] = value if isinstance(value, str) else json.dumps(value)
 
@@ -572,15 +564,6 @@ def load_stack_config(
     if problems:
         raise ConfigError(stack, problems)
     return config.model_copy(update={"secrets": {k: SecretStr(v) for k, v in secret_values.items()}})
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
 
 
 def _key(loc: tuple[int | str, ...]) -> str:

@@ -22,7 +22,7 @@ from .config import Platform, StackConfig
 from .render.nginx import edge_spec, render_nginx_conf
 from .render.tls import render_csr_script, render_install_cert_script, render_self_signed_script
 from .vps_host import VpsHost
-from .wiring import Endpoint, command_healthcheck, container_defaults, endpoint, internal_port
+from .wiring import Endpoint, command_healthcheck, container_defaults, exporter
 
 CONTAINER_CONF_DIR = "/etc/nginx/webstack"
 STATUS_PORT = 8081
@@ -161,25 +161,15 @@ class NginxEdge(pulumi.ComponentResource):
         exporter_image = docker.RemoteImage(
             f"{name}-exporter-image", name=cfg.images.nginx_exporter, keep_locally=True, opts=on_host
         )
-        exporter = docker.Container(
+        self.exporter = exporter(
             f"{name}-exporter",
-            name=f"webstack-{args.stack}-edge-exporter",
+            host=host,
+            container_name=f"webstack-{args.stack}-edge-exporter",
             image=exporter_image.image_id,
-            command=[f"--nginx.scrape-uri=http://edge:{STATUS_PORT}/stub_status"],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name)],
-            ports=[internal_port(EXPORTER_PORT, host.internal_address)] if host.multi_host else [],
-            user="65534:65534",
-            **container_defaults(memory_mb=64),
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=host.docker, depends_on=[self.container], delete_before_replace=True
-            ),
-        )
-        self.exporter = endpoint(
-            exporter,
-            host=host.name,
-            internal_address=host.internal_address,
             port=EXPORTER_PORT,
-            published=host.multi_host,
+            command=[f"--nginx.scrape-uri=http://edge:{STATUS_PORT}/stub_status"],
+            parent=self,
+            depends_on=[self.container],
         )
 
         self.public_address = host.host.address

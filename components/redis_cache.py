@@ -30,7 +30,7 @@ from .render.redis import (
     render_sentinel_conf,
 )
 from .vps_host import VpsHost
-from .wiring import Endpoint, command_healthcheck, container_defaults, endpoint, env_list, internal_port, uploads
+from .wiring import Endpoint, command_healthcheck, container_defaults, env_list, exporter, uploads
 
 SENTINEL_PORT = 26379
 EXPORTER_PORT = 9121
@@ -161,25 +161,15 @@ class RedisCache(pulumi.ComponentResource):
             self.sentinels.append(f"{args.hosts[host_name].internal_address}:{SENTINEL_PORT}")
 
         host = self._primary_host
-        exporter = docker.Container(
+        self.exporter = exporter(
             f"{name}-exporter",
-            name=f"webstack-{args.stack}-redis-exporter",
+            host=host,
+            container_name=f"webstack-{args.stack}-redis-exporter",
             image=self._image(name, host, cfg.images.redis_exporter).image_id,
-            envs=env_list({"REDIS_ADDR": f"redis://redis:{redis.port}"}, {"REDIS_PASSWORD": self.password}),
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name)],
-            ports=[internal_port(EXPORTER_PORT, host.internal_address)] if host.multi_host else [],
-            user="65534:65534",
-            **container_defaults(memory_mb=64),
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=host.docker, depends_on=[self.primary], delete_before_replace=True
-            ),
-        )
-        self.exporter = endpoint(
-            exporter,
-            host=host.name,
-            internal_address=host.internal_address,
             port=EXPORTER_PORT,
-            published=host.multi_host,
+            envs=env_list({"REDIS_ADDR": f"redis://redis:{redis.port}"}, {"REDIS_PASSWORD": self.password}),
+            parent=self,
+            depends_on=[self.primary],
         )
 
     def address_for(self, host_name: str) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
+from .vps_host import VpsHost
+
 # Every container: restart on failure or reboot, rotated logs.
 RESTART = "unless-stopped"
 LOG_DRIVER = "json-file"
@@ -110,3 +112,35 @@ def _external(ports: Sequence[docker.outputs.ContainerPort] | None, internal: in
         if port.internal == internal and port.external:
             return int(port.external)
     return internal
+
+
+def exporter(
+    resource_name: str,
+    *,
+    host: VpsHost,
+    container_name: str,
+    image: pulumi.Input[str],
+    port: int,
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource],
+    command: list[str] | None = None,
+    envs: pulumi.Input[list[str]] | None = None,
+) -> Endpoint:
+    """A Prometheus exporter beside what it watches: nobody, 64 MB, private port only."""
+    container = docker.Container(
+        resource_name,
+        name=container_name,
+        image=image,
+        command=command,
+        envs=envs,
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name)],
+        ports=[internal_port(port, host.internal_address)] if host.multi_host else [],
+        user="65534:65534",
+        **container_defaults(memory_mb=64),
+        opts=pulumi.ResourceOptions(
+            parent=parent, provider=host.docker, depends_on=depends_on, delete_before_replace=True
+        ),
+    )
+    return endpoint(
+        container, host=host.name, internal_address=host.internal_address, port=port, published=host.multi_host
+    )

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
+from components.config_values import image_is_pinned
+
 from .common import (
     ENVIRONMENT_SCHEMA,
     Schema,
@@ -200,16 +202,6 @@ def host_firewall_enabled(args: StackValidationArgs, report_violation: ReportVio
 # --- pinned images -----------------------------------------------------------------------------------
 
 
-def is_pinned(ref: str) -> bool:
-    """True when an image reference names a digest, or a tag other than `latest`."""
-    if "@sha256:" in ref:
-        return True
-    last = ref.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return False
-    return last.rsplit(":", 1)[1] not in ("", "latest")
-
-
 PINNED_SCHEMA: Schema = dict(ENVIRONMENT_SCHEMA)
 
 
@@ -228,7 +220,7 @@ def production_images_pinned(args: StackValidationArgs, report_violation: Report
         ref = props.get(field)
         if not isinstance(ref, str) or ref.startswith("sha256:"):
             continue  # unknown, or an image id (pinned by content)
-        if not is_pinned(ref):
+        if not image_is_pinned(ref):
             report_violation(
                 f"{subject(resource.resource_type, resource.name)}: image {ref} is not pinned in {environment} "
                 "(`latest` or no tag moves under you); fix: a version tag or @sha256 digest in the stack config "

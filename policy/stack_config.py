@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from components.config_values import decode_config_value
+
 from .common import is_secret_name, url_password
 
 # The program's structured keys: the program refuses them as secrets, so they are always plain.
@@ -60,15 +62,6 @@ _TOKEN_RES = (
 )
 
 
-def _decode(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def _walk(path: str, name: str, value: Any) -> Iterator[str]:
     if isinstance(value, Mapping):
         for key, item in value.items():
@@ -102,7 +95,7 @@ def plaintext_secret_findings(config: Mapping[str, Any], secret_keys: Collection
         if key in secret_keys:
             continue
         _, _, name = key.partition(":")
-        findings += _walk(key, name or key, _decode(config[key]))
+        findings += _walk(key, name or key, decode_config_value(config[key]))
     return findings
 
 

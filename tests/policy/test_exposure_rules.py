@@ -11,7 +11,6 @@ from policy.exposure_rules import (
     firewall_problems,
     host_firewall_enabled,
     internal_services_not_public,
-    is_pinned,
     production_images_pinned,
 )
 from tests.policy.helpers import Reports, resource_args, stack_args
@@ -149,24 +148,6 @@ def test_host_firewall_enabled() -> None:
             BOOTSTRAP.replace("ufw allow 22/tcp", "ufw allow 2222/tcp"), provider_host="ssh://deploy@203.0.113.13:2222"
         )
     )
-
-
-# --- pinned images --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("ref", "pinned"),
-    [
-        ("redis:7.4.1-alpine", True),
-        ("ghcr.io/example/backend@sha256:" + "a" * 64, True),
-        ("localhost:5000/app:1.0", True),
-        ("redis", False),
-        ("redis:latest", False),
-        ("localhost:5000/app", False),
-    ],
-)
-def test_is_pinned(ref: str, pinned: bool) -> None:
-    assert is_pinned(ref) is pinned
 
 
 def images(ref: str, config: dict[str, Any] | None = None, env: str = "production") -> Reports:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, image_is_pinned, load_stack_config
+from components.config import ConfigError, load_stack_config
+from components.config_values import image_is_pinned
 from components.stackfile import read_stack_file, stack_names
 
 Mutation = Callable[[dict[str, Any]], None]

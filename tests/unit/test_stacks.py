@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.config import image_is_pinned
+from components.config_values import image_is_pinned
 from tools.offline import OfflineRun, Secret, _fake, reveal, run_offline
 
 COMPONENTS = {
