@@ -221,6 +221,9 @@ def build_pack() -> None:
     """Start the pack's gRPC server for the engine (blocks until the engine stops it)."""
     from pulumi_policy import PolicyPack
 
+    from .stack_config import capture_configure_stack
+
+    capture_configure_stack()
     PolicyPack(
         name=PACK_NAME,
         policies=POLICIES,

@@ -164,6 +164,32 @@ def engine_stack_config() -> StackConfig | None:
     return values, secret
 
 
+# What the engine said in its ConfigureStack call: the config and which keys are secret.
+_configured: StackConfig | None = None
+
+
+def capture_configure_stack() -> None:
+    """Keep the stack config the engine sends the pack when it starts.
+
+    Engines of v3.2xx hand an analyzer the stack's config and secret keys only in the
+    ConfigureStack call (no PULUMI_CONFIG in its environment), and pulumi-policy 1.21
+    reads just the tags from it; wrapping its servicer's handler keeps the rest.
+    """
+    from pulumi_policy import policy as pulumi_policy_internals
+
+    servicer = pulumi_policy_internals._PolicyAnalyzerServicer
+    original = servicer.ConfigureStack
+
+    def configure_stack(self: Any, request: Any, context: Any) -> Any:
+        global _configured
+        _configured = (dict(request.config), set(request.config_secret_keys))
+        return original(self, request, context)
+
+    setattr(servicer, "ConfigureStack", configure_stack)  # noqa: B010 (replacing a method on purpose)
+
+
 def current_stack_config() -> StackConfig | None:
     override = _override.get()
-    return override if override is not None else engine_stack_config()
+    if override is not None:
+        return override
+    return _configured if _configured is not None else engine_stack_config()

@@ -154,3 +154,88 @@ def test_program_runs_to_the_providers(project: tuple[Path, dict[str, str]]) -> 
         # Only a provider plugin that cannot be had here may stop it (engine/NOTES.md).
         errors = [line for line in output.splitlines() if "error:" in line]
         assert errors and all("no resource plugin 'pulumi-resource-" in line for line in errors), output
+
+
+@pytest.fixture(scope="session")
+def policy_project(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> tuple[Path, dict[str, str]]:
+    """A tiny project named webstack beside a copy of the policy pack in its own venv."""
+    root = tmp_path_factory.mktemp("policy-project")
+    shutil.copytree(PROJECT_DIR / "policy", root / "policy", ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    (root / "components").mkdir()
+    for name in ("__init__.py", "config_values.py"):
+        shutil.copy2(PROJECT_DIR / "components" / name, root / "components" / name)
+    subprocess.run(["python3", "-m", "venv", str(root / "policy" / "venv")], check=True)
+    subprocess.run(
+        [
+            str(root / "policy" / "venv" / "bin" / "pip"),
+            "install",
+            "-q",
+            "-r",
+            str(root / "policy" / "requirements.txt"),
+        ],
+        check=True,
+        timeout=900,
+    )
+    (root / "Pulumi.yaml").write_text(
+        f"name: webstack\nruntime:\n  name: python\n  options:\n    virtualenv: {PROJECT_DIR / 'venv'}\n"
+    )
+    (root / "__main__.py").write_text(
+        "import pulumi\n"
+        "from pulumi.dynamic import CreateResult, Resource, ResourceProvider\n\n\n"
+        "class Echo(ResourceProvider):\n"
+        "    def create(self, props):\n"
+        "        return CreateResult(id_='echo', outs=props)\n\n\n"
+        "class Thing(Resource):\n"
+        "    def __init__(self, name, props):\n"
+        "        super().__init__(Echo(), name, props)\n\n\n"
+        "Thing('echo', {'text': 'hello'})\n"
+        "pulumi.export('ok', True)\n"
+    )
+    (root / "state").mkdir()
+    env = {
+        **os.environ,
+        "PATH": f"{engine_bin}:{os.environ['PATH']}",
+        "PULUMI_HOME": str(root / "home"),
+        "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_CONFIG_PASSPHRASE": "policy-test-passphrase",
+    }
+    pulumi((root, env), "stack", "init", "local")
+    return root, env
+
+
+def _preview_with_pack(project: tuple[Path, dict[str, str]]) -> subprocess.CompletedProcess[str]:
+    return pulumi(
+        project,
+        "preview",
+        "--stack",
+        "local",
+        "--policy-pack",
+        "policy",
+        "--policy-pack-config",
+        "policy/config/local.json",
+        check=False,
+    )
+
+
+def test_policy_pack_runs_under_the_engine(policy_project: tuple[Path, dict[str, str]]) -> None:
+    """`pulumi preview --policy-pack policy`: the pack loads, runs and passes a clean stack."""
+    pulumi(policy_project, "config", "rm", "webstack:jwtSecret", "--stack", "local", check=False)
+    done = _preview_with_pack(policy_project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "webstack-guardrails" in done.stdout
+
+
+def test_policy_pack_under_the_engine_catches_a_plaintext_secret(policy_project: tuple[Path, dict[str, str]]) -> None:
+    """The engine tells the pack which config keys are secret: a plaintext one is a violation."""
+    pulumi(
+        policy_project, "config", "set", "--plaintext", "webstack:jwtSecret", "changeme-jwt-value", "--stack", "local"
+    )
+    done = _preview_with_pack(policy_project)
+    assert done.returncode != 0
+    assert "stack-config-no-plaintext-secrets" in done.stdout
+    assert "webstack:jwtSecret" in done.stdout
+    pulumi(policy_project, "config", "set", "--secret", "webstack:jwtSecret", "changeme-jwt-value", "--stack", "local")
+    done = _preview_with_pack(policy_project)
+    assert done.returncode == 0, done.stdout + done.stderr
