@@ -4,9 +4,12 @@
 #   engine/build.sh                 build the core set if missing; print the bin dir (last line)
 #   engine/build.sh --print-bin     print the bin dir without building anything
 #   engine/build.sh --force         rebuild even if the cache stamp exists
-#   engine/build.sh command|random|docker|kubernetes|cloudflare
-#                                   resource plugins: checks the Go module proxy and explains why
-#                                   they cannot be built here (see engine/NOTES.md)
+#   engine/build.sh kubernetes|random|docker
+#                                   resource plugins, built by engine/plugins/<name>/build.sh into
+#                                   the same bin dir (core first: engine/build.sh core kubernetes)
+#   engine/build.sh command|cloudflare
+#                                   checks the Go module proxy and explains why they cannot be
+#                                   built here (exit 3; see engine/NOTES.md)
 #
 #   export PATH="$(engine/build.sh | tail -1):$PATH"
 #   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
@@ -140,9 +143,41 @@ build_core() {
 	log "core built in $(elapsed "${t0}") s"
 }
 
-# Resource plugins. Their Go modules are not served by the module proxy this project can reach
-# (probed 2026-11: every tag and the release-commit pseudo-versions answer 403/404), so there is
-# nothing to build. The check stays so that the day the proxy serves them it says so.
+# Resource plugins built from the proxy: each has a wrapper under engine/plugins/<name>/ whose
+# build.sh writes the binary into a directory. They go into the same bin dir as the core set,
+# with a stamp keyed by a hash of their wrapper, so a changed pin rebuilds just that plugin.
+plugin_key() { # <name>
+	local dir="${ENGINE_DIR}/plugins/$1"
+	(cd "${dir}" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name build.sh \) | LC_ALL=C sort |
+		while read -r f; do printf '== %s\n' "${f}"; cat "${f}"; done) | sha256sum | cut -c1-12
+}
+
+build_plugin() { # <name>
+	local name="$1" stamp t0
+	# One build per plugin at a time; a second caller waits, then finds the stamp.
+	exec 8>"${KEY_DIR}/.lock-${name}"
+	flock 8
+	stamp="${KEY_DIR}/stamps/plugin-${name}-$(plugin_key "${name}")"
+	if [[ ${FORCE} -eq 0 && -f "${stamp}" && -x "${BIN_DIR}/pulumi-resource-${name}" ]]; then
+		log "cached: pulumi-resource-${name} ($(head -1 "${stamp}"))"
+		return 0
+	fi
+	go_env
+	log "building pulumi-resource-${name} (engine/plugins/${name}; minutes cold, seconds with a warm Go cache) ..."
+	t0="$(now)"
+	mkdir -p "${BIN_DIR}" "${KEY_DIR}/stamps"
+	rm -f "${KEY_DIR}/stamps/plugin-${name}-"*
+	"${ENGINE_DIR}/plugins/${name}/build.sh" "${BIN_DIR}"
+	{
+		echo "pulumi-resource-${name} from $(awk '$1 == "require" && NF == 3 { print $2, $3; exit }' "${ENGINE_DIR}/plugins/${name}/go.mod")"
+		echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) with $(go version) in $(elapsed "${t0}") s"
+	} >"${stamp}"
+	log "  pulumi-resource-${name}: $(elapsed "${t0}") s"
+}
+
+# Plugins without a wrapper: their Go modules are not served by the module proxy this project
+# can reach (probed 2026-11: every tag and the release-commit pseudo-versions answer 403/404),
+# so there is nothing to build. The check stays so that the day the proxy serves them it says so.
 declare -A PLUGIN_MODULE=(
 	[command]="github.com/pulumi/pulumi-command/provider"
 	[random]="github.com/pulumi/pulumi-random/provider/v4"
@@ -156,6 +191,10 @@ declare -A PLUGIN_VERSION=(
 
 check_plugin() { # <name>
 	local name="$1" module="${PLUGIN_MODULE[$1]}" version="${PLUGIN_VERSION[$1]}"
+	if [[ -x "${ENGINE_DIR}/plugins/${name}/build.sh" ]]; then
+		build_plugin "${name}"
+		return
+	fi
 	if [[ -x "${BIN_DIR}/pulumi-resource-${name}" ]]; then
 		log "pulumi-resource-${name} already in ${BIN_DIR}"
 		return 0

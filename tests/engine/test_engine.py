@@ -1,10 +1,10 @@
 """The real Pulumi engine, built from the Go module proxy (engine/), running this program.
 
 The CLI and the Python language host are built here (or taken from a Pulumi install on
-PATH); the provider plugins cannot be built on this machine (engine/NOTES.md), so the
-program runs up to the first provider call: far enough to prove that the engine reads
-the stack config, passes which keys are secret, runs the program through the language
-host and registers the components, and that bad config stops everything first.
+PATH). Of the provider plugins the local stack needs, command cannot be built here
+(engine/NOTES.md), so the program runs up to that provider: far enough to prove that the
+engine reads the stack config, passes which keys are secret, runs the program through the
+language host and registers the components, and that bad config stops everything first.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from components.stackfile import PROJECT_DIR
+
+from .conftest import Project, pulumi
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -34,57 +36,7 @@ STAGING_SECRETS = (
 )
 
 
-@pytest.fixture(scope="session")
-def engine_bin() -> Path:
-    done = subprocess.run([str(PROJECT_DIR / "engine" / "ensure.sh")], capture_output=True, text=True, timeout=1700)
-    assert done.returncode == 0, f"engine/ensure.sh failed:\n{done.stderr[-3000:]}"
-    path = Path(done.stdout.strip().splitlines()[-1])
-    assert (path / "pulumi").exists(), path
-    return path
-
-
-@pytest.fixture
-def project(tmp_path: Path, engine_bin: Path) -> tuple[Path, dict[str, str]]:
-    """A copy of the project (tracked and new files, not ignored ones) with its own backend."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    copy = tmp_path / "project"
-    for name in files.stdout.splitlines():
-        source = PROJECT_DIR / name
-        if source.is_file():
-            target = copy / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    (copy / "venv").symlink_to(PROJECT_DIR / "venv")
-    (tmp_path / "state").mkdir()
-    env = {
-        **os.environ,
-        "PATH": f"{engine_bin}:{os.environ['PATH']}",
-        "PULUMI_HOME": str(tmp_path / "home"),
-        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_CONFIG_PASSPHRASE": "webstack-local-only",
-    }
-    return copy, env
-
-
-def pulumi(project: tuple[Path, dict[str, str]], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    directory, env = project
-    done = subprocess.run(
-        ["pulumi", *args, "--non-interactive"], cwd=directory, env=env, capture_output=True, text=True, timeout=600
-    )
-    if check:
-        assert done.returncode == 0, f"pulumi {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
-
-
-def test_engine_version(project: tuple[Path, dict[str, str]]) -> None:
+def test_engine_version(project: Project) -> None:
     version = pulumi(project, "version").stdout.strip()
     assert re.fullmatch(r"v3\.\d+\.\d+", version), version
 
@@ -104,7 +56,7 @@ def test_engine_smoke(engine_bin: Path, tmp_path: Path) -> None:
     assert done.returncode == 0
 
 
-def test_local_stack_needs_no_stack_file_change(project: tuple[Path, dict[str, str]]) -> None:
+def test_local_stack_needs_no_stack_file_change(project: Project) -> None:
     """The committed encryptionsalt matches the documented local passphrase."""
     directory, _ = project
     before = (directory / "Pulumi.local.yaml").read_text()
@@ -113,7 +65,7 @@ def test_local_stack_needs_no_stack_file_change(project: tuple[Path, dict[str, s
     assert (directory / "Pulumi.local.yaml").read_text() == before
 
 
-def test_bad_config_stops_before_any_resource(project: tuple[Path, dict[str, str]]) -> None:
+def test_bad_config_stops_before_any_resource(project: Project) -> None:
     pulumi(project, "stack", "init", "local")
     pulumi(project, "config", "set", "--path", "webstack:edge.httpsPort", "99999", "--stack", "local")
     done = pulumi(project, "preview", "--stack", "local", check=False)
@@ -124,7 +76,7 @@ def test_bad_config_stops_before_any_resource(project: tuple[Path, dict[str, str
     assert "VpsHost" not in output and "NginxEdge" not in output
 
 
-def test_plaintext_secret_is_refused_by_the_program(project: tuple[Path, dict[str, str]]) -> None:
+def test_plaintext_secret_is_refused_by_the_program(project: Project) -> None:
     """The engine tells the program which keys are secret; a plaintext one stops it."""
     _, env = project
     env["PULUMI_CONFIG_PASSPHRASE"] = "staging-test-passphrase"
@@ -143,7 +95,7 @@ def test_plaintext_secret_is_refused_by_the_program(project: tuple[Path, dict[st
     assert "NginxEdge" not in output
 
 
-def test_program_runs_to_the_providers(project: tuple[Path, dict[str, str]]) -> None:
+def test_program_runs_to_the_providers(project: Project) -> None:
     """With valid config the engine runs the program and registers every component."""
     pulumi(project, "stack", "init", "local")
     done = pulumi(project, "preview", "--stack", "local", check=False)
@@ -157,25 +109,14 @@ def test_program_runs_to_the_providers(project: tuple[Path, dict[str, str]]) -> 
 
 
 @pytest.fixture(scope="session")
-def policy_project(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> tuple[Path, dict[str, str]]:
-    """A tiny project named webstack beside a copy of the policy pack in its own venv."""
+def policy_project(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path, policy_venv: Path) -> Project:
+    """A tiny project named webstack beside a copy of the policy pack."""
     root = tmp_path_factory.mktemp("policy-project")
     shutil.copytree(PROJECT_DIR / "policy", root / "policy", ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    (root / "policy" / "venv").symlink_to(policy_venv)
     (root / "components").mkdir()
     for name in ("__init__.py", "config_values.py"):
         shutil.copy2(PROJECT_DIR / "components" / name, root / "components" / name)
-    subprocess.run(["python3", "-m", "venv", str(root / "policy" / "venv")], check=True)
-    subprocess.run(
-        [
-            str(root / "policy" / "venv" / "bin" / "pip"),
-            "install",
-            "-q",
-            "-r",
-            str(root / "policy" / "requirements.txt"),
-        ],
-        check=True,
-        timeout=900,
-    )
     (root / "Pulumi.yaml").write_text(
         f"name: webstack\nruntime:\n  name: python\n  options:\n    virtualenv: {PROJECT_DIR / 'venv'}\n"
     )
@@ -205,7 +146,7 @@ def policy_project(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -
     return root, env
 
 
-def _preview_with_pack(project: tuple[Path, dict[str, str]]) -> subprocess.CompletedProcess[str]:
+def _preview_with_pack(project: Project) -> subprocess.CompletedProcess[str]:
     return pulumi(
         project,
         "preview",
@@ -219,7 +160,7 @@ def _preview_with_pack(project: tuple[Path, dict[str, str]]) -> subprocess.Compl
     )
 
 
-def test_policy_pack_runs_under_the_engine(policy_project: tuple[Path, dict[str, str]]) -> None:
+def test_policy_pack_runs_under_the_engine(policy_project: Project) -> None:
     """`pulumi preview --policy-pack policy`: the pack loads, runs and passes a clean stack."""
     pulumi(policy_project, "config", "rm", "webstack:jwtSecret", "--stack", "local", check=False)
     done = _preview_with_pack(policy_project)
@@ -227,7 +168,7 @@ def test_policy_pack_runs_under_the_engine(policy_project: tuple[Path, dict[str,
     assert "webstack-guardrails" in done.stdout
 
 
-def test_policy_pack_under_the_engine_catches_a_plaintext_secret(policy_project: tuple[Path, dict[str, str]]) -> None:
+def test_policy_pack_under_the_engine_catches_a_plaintext_secret(policy_project: Project) -> None:
     """The engine tells the pack which config keys are secret: a plaintext one is a violation."""
     pulumi(
         policy_project, "config", "set", "--plaintext", "webstack:jwtSecret", "changeme-jwt-value", "--stack", "local"

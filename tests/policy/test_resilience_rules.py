@@ -53,7 +53,10 @@ def test_healthcheck() -> None:
     )
     assert container(container_healthcheck, {"name": "webstack-production-backup"}, "backup-runner")
     assert container(
-        container_healthcheck, {"name": "webstack-production-redis-exporter"}, "redis-exporter", {"exemptContainers": []}
+        container_healthcheck,
+        {"name": "webstack-production-redis-exporter"},
+        "redis-exporter",
+        {"exemptContainers": []},
     )
 
 

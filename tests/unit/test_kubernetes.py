@@ -148,7 +148,7 @@ def validate_manifest(document: dict[str, Any]) -> None:
 
 def validate_manifest_dir(directory: Path) -> int:
     """Every YAML document under `directory` (the layout of pulumi-kubernetes'
-    renderYamlToDirectory: 0-crd/ and 1-manifests/): the check to run on the folder the
+    renderYamlToDirectory: 0-crd/ and 1-manifest/): the check to run on the folder the
     real engine writes. Returns how many documents were validated."""
     count = 0
     for path in sorted(directory.rglob("*.yaml")):
@@ -160,14 +160,17 @@ def validate_manifest_dir(directory: Path) -> int:
 
 
 def write_manifest_dir(run: OfflineRun, directory: Path) -> None:
-    """The manifests of a mocked run, one file per object as the render mode names them."""
+    """The manifests of a mocked run, laid out and named as the provider's render mode does
+    (pulumi-kubernetes' renderPathForResource: <apiVersion>-<kind>-<namespace>-<name>.yaml
+    with / and : made _, namespace "default" when there is none)."""
     for resource in _k8s(run):
         document = manifest(resource)
-        namespace = document["metadata"].get("namespace", "")
-        file_name = "-".join(
-            part for part in (document["apiVersion"].replace("/", "_"), document["kind"].lower(), namespace, document["metadata"]["name"]) if part
+        metadata = document["metadata"]
+        api_version = document["apiVersion"].replace("/", "_").replace(":", "_")
+        file_name = (
+            f"{api_version}-{document['kind'].lower()}-{metadata.get('namespace') or 'default'}-{metadata['name']}"
         )
-        folder = directory / "1-manifests"
+        folder = directory / "1-manifest"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{file_name}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
@@ -240,7 +243,11 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     (STACK, _set("webstack:kubernetes.ingresClass", "nginx"), "webstack:kubernetes.ingresClass"),
     ("production", _set("webstack:kubernetes", {"namespace": "webstack"}), "webstack:kubernetes"),
     ("production", _set("webstack:services.backend.autoscale", {}), "webstack:services.backend.autoscale"),
-    ("production", _set("webstack:services.backend.readOnlyRootFilesystem", True), "webstack:services.backend.readOnlyRootFilesystem"),
+    (
+        "production",
+        _set("webstack:services.backend.readOnlyRootFilesystem", True),
+        "webstack:services.backend.readOnlyRootFilesystem",
+    ),
     ("production", _set("webstack:edge.host", ...), "webstack:edge.host"),
     ("production", _set("webstack:services.backend.hosts", []), "webstack:services.backend.hosts"),
     ("local", _set("webstack:hosts", []), "webstack:hosts"),
@@ -350,7 +357,14 @@ def test_secret_env_comes_from_a_secret_never_a_literal() -> None:
     secret = run.named("app-backend-env")
     assert secret.type == SECRET and isinstance(secret.inputs["stringData"], Secret)
     data = reveal(secret.inputs["stringData"])
-    assert set(data) == {"MONGO_URL", "JWT_SECRET", "RAZORPAY_KEY_SECRET", "RESEND_API_KEY", "SESSION_SECRET", "REDIS_URL"}
+    assert set(data) == {
+        "MONGO_URL",
+        "JWT_SECRET",
+        "RAZORPAY_KEY_SECRET",
+        "RESEND_API_KEY",
+        "SESSION_SECRET",
+        "REDIS_URL",
+    }
     assert data["REDIS_URL"].startswith("redis://:") and data["REDIS_URL"].endswith(
         "@redis.webstack.svc.cluster.local:6379/0"
     )
@@ -398,9 +412,14 @@ def test_ingresses_terminate_tls_force_https_and_rate_limit() -> None:
     assert limit("app-backend-login-ingress") == ("1", "6")  # stricter: 1 r/s, burst 5
     assert limit("app-frontend-ingress") == ("50", "3")
     login_paths = ingresses["app-backend-login-ingress"]["spec"]["rules"][0]["http"]["paths"]
-    assert [(p["path"], p["pathType"]) for p in login_paths] == [("/api/auth/login", "Exact"), ("/api/auth/register", "Exact")]
+    assert [(p["path"], p["pathType"]) for p in login_paths] == [
+        ("/api/auth/login", "Exact"),
+        ("/api/auth/register", "Exact"),
+    ]
     api = ingresses["app-backend-ingress"]
-    assert api["spec"]["rules"][0]["http"]["paths"][0]["backend"] == {"service": {"name": "backend", "port": {"name": "http"}}}
+    assert api["spec"]["rules"][0]["http"]["paths"][0]["backend"] == {
+        "service": {"name": "backend", "port": {"name": "http"}}
+    }
     assert api["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"  # WebSocket
 
 
@@ -492,7 +511,11 @@ def test_monitoring_scrapes_annotated_pods_with_the_same_rules() -> None:
     assert pod["serviceAccountName"] == "prometheus" and pod["automountServiceAccountToken"] is True
     assert "--storage.tsdb.retention.time=30d" in pod["containers"][0]["args"]
     role = manifest(run.named("monitoring-prometheus-role"))
-    assert role["rules"][0] == {"apiGroups": [""], "resources": ["pods", "services", "endpoints"], "verbs": ["get", "list", "watch"]}
+    assert role["rules"][0] == {
+        "apiGroups": [""],
+        "resources": ["pods", "services", "endpoints"],
+        "verbs": ["get", "list", "watch"],
+    }
     binding = manifest(run.named("monitoring-prometheus-role-binding"))
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "webstack"}]
     # Alertmanager's config holds the webhook: a Secret, not a ConfigMap.
@@ -500,7 +523,10 @@ def test_monitoring_scrapes_annotated_pods_with_the_same_rules() -> None:
     assert alertmanager.type == SECRET and isinstance(alertmanager.inputs["stringData"], Secret)
     assert "webhook_configs" in reveal(alertmanager.inputs["stringData"])["alertmanager.yml"]
     grafana = _pod(run, "monitoring-grafana")["containers"][0]
-    assert {"name": "GF_SECURITY_ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": "password"}}} in grafana["env"]
+    assert {
+        "name": "GF_SECURITY_ADMIN_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": "password"}},
+    } in grafana["env"]
     datasources = manifest(run.named("monitoring-grafana-provisioning"))["data"]["datasources.yaml"]
     assert "http://prometheus:9090" in datasources
 
@@ -534,12 +560,17 @@ def test_service_monitor_mode_uses_the_operator() -> None:
     types = {r.type for r in run.resources}
     assert "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in types
     assert not any(r.name in ("monitoring-prometheus-config", "monitoring-prometheus-service") for r in run.resources)
-    monitors = {manifest(r)["metadata"]["name"]: manifest(r)["spec"] for r in run.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")}
+    monitors = {
+        manifest(r)["metadata"]["name"]: manifest(r)["spec"]
+        for r in run.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    }
     assert set(monitors) == {"app-backend", "app-frontend", "redis", "alertmanager", "pushgateway"}
     backend = monitors["app-backend"]
     assert backend["selector"]["matchLabels"]["app.kubernetes.io/name"] == "backend"
     assert backend["endpoints"][0]["port"] == "http" and backend["endpoints"][0]["path"] == "/metrics"
-    assert {"action": "replace", "targetLabel": "job", "replacement": "app-backend"} in backend["endpoints"][0]["relabelings"]
+    assert {"action": "replace", "targetLabel": "job", "replacement": "app-backend"} in backend["endpoints"][0][
+        "relabelings"
+    ]
     assert monitors["pushgateway"]["endpoints"][0]["honorLabels"] is True
     rule = manifest(run.named("monitoring-rules"))
     expected = yaml.safe_load(render_alert_rules(run.config.monitoring.thresholds, environment="production"))
@@ -563,7 +594,13 @@ def test_backup_cronjob_runs_restic_with_the_same_retention_and_check() -> None:
     assert container["command"][:2] == ["bash", "-c"] and "/etc/webstack-backup/backup.sh" in container["command"][2]
     assert "pushgateway" in json.dumps(container["env"])
     secret_refs = {e["name"] for e in container["env"] if "valueFrom" in e}
-    assert secret_refs == {"RESTIC_PASSWORD", "REDISCLI_AUTH", "DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert secret_refs == {
+        "RESTIC_PASSWORD",
+        "REDISCLI_AUTH",
+        "DATABASE_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    }
     assert {"name": "state", "persistentVolumeClaim": {"claimName": "backup-state"}} in pod["volumes"]
     script = manifest(run.named("backup-scripts"))["data"]["backup.sh"]
     for needle in ("--keep-daily 30", "--keep-weekly 8", "--keep-monthly 12", "restic check --read-data-subset=10%"):
@@ -571,7 +608,9 @@ def test_backup_cronjob_runs_restic_with_the_same_retention_and_check() -> None:
     secret = run.named("backup-env")
     assert isinstance(secret.inputs["stringData"], Secret)
     outputs = run.outputs["backup"]
-    assert outputs["runNowCommand"].startswith("kubectl --context production -n webstack create job --from=cronjob/backup")
+    assert outputs["runNowCommand"].startswith(
+        "kubectl --context production -n webstack create job --from=cronjob/backup"
+    )
     assert "restore.sh <database|redis> [SNAPSHOT]" in outputs["restoreCommand"]
 
 
@@ -686,13 +725,17 @@ def test_pure_builders_validate() -> None:
         manifests.app_hpa(target, "backend", backend.autoscale),
         manifests.app_pdb(target, "backend"),
         manifests.app_ingress(target, "backend", "backend", "http", [("/api/", "Prefix")], config.edge.api_rate, edge),
-        manifests.network_policy(target, "backend", "app", "backend", [([manifests.ingress_controller_peer("x")], [80])]),
+        manifests.network_policy(
+            target, "backend", "app", "backend", [([manifests.ingress_controller_peer("x")], [80])]
+        ),
         manifests.secret(target, "backend-env", "app", {"JWT_SECRET": "a-long-generated-value-1234"}),
         manifests.config_map(target, "c", "app", {"a": "b"}),
         manifests.redis_statefulset(
             target,
             "redis",
-            manifests.RedisPodSpec("redis:7", "exporter:1", 6379, 256, 10, None, "redis-auth", "redis-config", "x", "0", True),
+            manifests.RedisPodSpec(
+                "redis:7", "exporter:1", 6379, 256, 10, None, "redis-auth", "redis-config", "x", "0", True
+            ),
         ),
         manifests.service(target, "redis-headless", "cache", [("redis", 6379)], headless=True),
         manifests.prometheus_cluster_role(target, "r"),
@@ -704,7 +747,9 @@ def test_pure_builders_validate() -> None:
         manifests.service_monitor(
             target, "redis", selector={"a": "b"}, port="metrics", path="/metrics", interval_s=15, job="redis"
         ),
-        manifests.prometheus_rule(target, "webstack", render_alert_rules(config.monitoring.thresholds, environment="x")),
+        manifests.prometheus_rule(
+            target, "webstack", render_alert_rules(config.monitoring.thresholds, environment="x")
+        ),
     ]
     for document in built:
         validate_manifest(document)

@@ -1,0 +1,227 @@
+"""production-k8s through the real engine: the kubernetes provider, built from the Go module
+proxy (engine/plugins/kubernetes), in render-to-directory mode writes the stack's manifests
+to a folder; every manifest there validates against the Kubernetes schemas and matches the
+objects the program declares under mocks; the policy pack passes the stack and catches an
+Ingress without TLS and a Deployment without limits.
+
+Cloudflare's provider cannot be built here (engine/NOTES.md), so the stack renders with
+`dns.enabled: false`; the records it would add are covered under mocks (tests/unit).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import load_stack_config
+from components.stackfile import PROJECT_DIR, read_stack_file
+from tests.unit.test_kubernetes import _k8s, manifest, offline, validate_manifest_dir, write_manifest_dir
+
+from .conftest import Project, copy_project, pulumi
+
+pytestmark = pytest.mark.timeout(3600)
+
+STACK = "production-k8s"
+PASSPHRASE = "production-k8s-render-test"
+
+
+def secret_value(key: str) -> str:
+    return f"render-test-{key}-5f0c9a7e31d84b26"
+
+
+@pytest.fixture(scope="module")
+def plugin_bin(engine_bin: Path) -> Path:
+    """The engine's bin dir with the kubernetes and random plugins built into it."""
+    done = subprocess.run(
+        [str(PROJECT_DIR / "engine" / "build.sh"), "core", "kubernetes", "random"],
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
+    assert done.returncode == 0, f"engine/build.sh kubernetes random failed:\n{done.stderr[-4000:]}"
+    path = Path(done.stdout.strip().splitlines()[-1])
+    for plugin in ("pulumi-resource-kubernetes", "pulumi-resource-random"):
+        assert (path / plugin).exists(), f"{plugin} missing from {path}"
+    return path
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory, plugin_bin: Path, policy_venv: Path) -> tuple[Project, Path]:
+    """`pulumi up` of production-k8s with renderToDirectory: the project and the folder."""
+    root = tmp_path_factory.mktemp("k8s-render")
+    project = copy_project(root, plugin_bin, passphrase=PASSPHRASE)
+    directory, _ = project
+    (directory / "policy" / "venv").symlink_to(policy_venv)
+    out = root / "manifests"
+
+    pulumi(project, "stack", "init", STACK)
+    pulumi(project, "config", "set", "--path", "webstack:kubernetes.renderToDirectory", str(out), "--stack", STACK)
+    pulumi(project, "config", "set", "--path", "webstack:dns.enabled", "false", "--stack", STACK)
+    raw, secret_keys = read_stack_file(STACK, directory)
+    config = load_stack_config(STACK, raw, secret_keys, placeholder_secrets=True)
+    for key in config.required_secrets():
+        pulumi(project, "config", "set", "--secret", f"webstack:{key}", secret_value(key), "--stack", STACK)
+
+    preview = _preview_with_pack(project, STACK)
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    pulumi(project, "up", "--yes", "--stack", STACK)
+    return project, out
+
+
+def _preview_with_pack(project: Project, stack: str) -> subprocess.CompletedProcess[str]:
+    return pulumi(
+        project,
+        "preview",
+        "--stack",
+        stack,
+        "--policy-pack",
+        "policy",
+        "--policy-pack-config",
+        f"policy/config/{stack}.json",
+        check=False,
+    )
+
+
+def _documents(folder: Path) -> list[dict[str, Any]]:
+    return [
+        document
+        for path in sorted(folder.rglob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document
+    ]
+
+
+QUANTITY = re.compile(r"^([0-9.]+)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+FACTORS = {None: 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+FACTORS |= {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def _resources(container: dict[str, Any]) -> dict[str, dict[str, Decimal]]:
+    """requests and limits as numbers: the provider writes quantities in canonical form
+    (1000m as 1, 1024Mi as 1Gi)."""
+
+    def number(quantity: Any) -> Decimal:
+        match = QUANTITY.match(str(quantity))
+        assert match, quantity
+        return Decimal(match[1]) * FACTORS[match[2]]
+
+    return {
+        part: {name: number(value) for name, value in values.items()}
+        for part, values in (container.get("resources") or {}).items()
+    }
+
+
+def _identity(document: dict[str, Any]) -> tuple[str, str, str, str]:
+    metadata = document["metadata"]
+    return document["apiVersion"], document["kind"], metadata.get("namespace", ""), metadata["name"]
+
+
+def test_every_rendered_manifest_validates(rendered: tuple[Project, Path]) -> None:
+    _, out = rendered
+    assert (out / "1-manifest").is_dir(), sorted(p.name for p in out.iterdir())
+    expected = len(_k8s(offline()))
+    assert validate_manifest_dir(out) == expected
+
+
+def test_the_engine_renders_what_the_mocks_declare(rendered: tuple[Project, Path], tmp_path: Path) -> None:
+    """The same files and objects as the mocked run, and the same workload specs (bar what
+    only a real run fills in: generated secrets and the checksums of config that holds them)."""
+    _, out = rendered
+    write_manifest_dir(offline(), tmp_path)
+    assert sorted(p.relative_to(out) for p in out.rglob("*.yaml")) == sorted(
+        p.relative_to(tmp_path) for p in tmp_path.rglob("*.yaml")
+    )
+    documents = {_identity(d): d for d in _documents(out)}
+    declared = {_identity(manifest(r)): manifest(r) for r in _k8s(offline())}
+    assert set(documents) == set(declared)
+    for identity, document in documents.items():
+        if document["kind"] in ("Deployment", "StatefulSet"):
+            want = declared[identity]["spec"]["template"]["spec"]
+            got = document["spec"]["template"]["spec"]
+            assert [c["image"] for c in got["containers"]] == [c["image"] for c in want["containers"]], identity
+            assert [_resources(c) for c in got["containers"]] == [_resources(c) for c in want["containers"]], identity
+            assert got.get("securityContext") == want.get("securityContext"), identity
+
+
+def test_state_holds_no_secret_in_plaintext(rendered: tuple[Project, Path]) -> None:
+    """The folder holds the Secrets' data (that is what rendering is); the state must not."""
+    (directory, _), out = rendered
+    state = "\n".join(p.read_text() for p in (directory.parent / "state").rglob("*.json"))
+    rendered_text = "\n".join(p.read_text() for p in out.rglob("*.yaml"))
+    assert "kind: Secret" in rendered_text
+    for key in ("jwtSecret", "databaseUrl", "backupPassword"):
+        assert secret_value(key) not in state, key
+
+
+def test_a_second_up_changes_nothing(rendered: tuple[Project, Path]) -> None:
+    project, _ = rendered
+    pulumi(project, "preview", "--expect-no-changes", "--stack", STACK)
+
+
+BREAKING_PROGRAM = """
+import pulumi
+import pulumi_kubernetes as k8s
+
+provider = k8s.Provider("render", render_yaml_to_directory={out!r})
+labels = {{"app": "bare"}}
+k8s.apps.v1.Deployment(
+    "bare",
+    metadata={{"name": "bare", "namespace": "webstack"}},
+    spec={{
+        "selector": {{"matchLabels": labels}},
+        "template": {{
+            "metadata": {{"labels": labels}},
+            "spec": {{"containers": [{{"name": "app", "image": "ghcr.io/example/backend:1.4.2"}}]}},
+        }},
+    }},
+    opts=pulumi.ResourceOptions(provider=provider),
+)
+k8s.networking.v1.Ingress(
+    "bare",
+    metadata={{
+        "name": "bare",
+        "namespace": "webstack",
+        "annotations": {{"nginx.ingress.kubernetes.io/limit-rps": "10"}},
+    }},
+    spec={{
+        "ingressClassName": "nginx",
+        "rules": [{{
+            "host": "example.com",
+            "http": {{"paths": [{{
+                "path": "/",
+                "pathType": "Prefix",
+                "backend": {{"service": {{"name": "bare", "port": {{"number": 80}}}}}},
+            }}]}},
+        }}],
+    }},
+    opts=pulumi.ResourceOptions(provider=provider),
+)
+"""
+
+
+def test_the_pack_catches_an_ingress_without_tls_and_a_deployment_without_limits(
+    tmp_path: Path, plugin_bin: Path, policy_venv: Path
+) -> None:
+    project = copy_project(tmp_path, plugin_bin, passphrase="policy-test-passphrase")
+    directory, _ = project
+    (directory / "policy" / "venv").symlink_to(policy_venv)
+    for stack_file in directory.glob("Pulumi.*.yaml"):
+        stack_file.unlink()
+    shutil.rmtree(directory / "components")
+    (directory / "components").mkdir()
+    for name in ("__init__.py", "config_values.py"):
+        shutil.copy2(PROJECT_DIR / "components" / name, directory / "components" / name)
+    (directory / "__main__.py").write_text(BREAKING_PROGRAM.format(out=str(tmp_path / "out")))
+    pulumi(project, "stack", "init", "local")
+    done = _preview_with_pack(project, "local")
+    assert done.returncode != 0, done.stdout
+    assert "k8s-ingress-tls" in done.stdout and "bare" in done.stdout, done.stdout
+    assert "container-memory-limit" in done.stdout, done.stdout
+    assert "has no memory limit" in done.stdout, done.stdout
