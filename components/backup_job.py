@@ -102,7 +102,9 @@ class BackupJob(pulumi.ComponentResource):
 
     def _kubernetes(self, name: str, args: BackupJobArgs) -> None:
         cluster = args.cluster
-        assert cluster is not None and args.pushgateway is not None, "platform kubernetes: the cluster and a Pushgateway"
+        assert cluster is not None and args.pushgateway is not None, (
+            "platform kubernetes: the cluster and a Pushgateway"
+        )
         cfg, backup, k8s_cfg, target = args.config, args.config.backup, cluster.config, cluster.target
         spec = BackupSpec(
             stack=args.stack,

@@ -12,7 +12,9 @@ import pulumi_cloudflare as cloudflare
 from .config import StackConfig
 
 
-def cloudflare_provider(name: str, api_token: pulumi.Input[str] | None, *, parent: pulumi.Resource) -> cloudflare.Provider:
+def cloudflare_provider(
+    name: str, api_token: pulumi.Input[str] | None, *, parent: pulumi.Resource
+) -> cloudflare.Provider:
     return cloudflare.Provider(
         f"{name}-cloudflare",
         api_token=pulumi.Output.secret(api_token or ""),

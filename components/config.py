@@ -781,7 +781,15 @@ def _check_references(config: StackConfig) -> list[Problem]:
 
 
 # Placement keys: where a part runs on platform docker; the cluster schedules it on kubernetes.
-_EDGE_DOCKER_ONLY = ("host", "http_port", "https_port", "bind_address", "worker_connections", "hsts_max_age", "trust_cloudflare")
+_EDGE_DOCKER_ONLY = (
+    "host",
+    "http_port",
+    "https_port",
+    "bind_address",
+    "worker_connections",
+    "hsts_max_age",
+    "trust_cloudflare",
+)
 
 
 def _alias(model: type[BaseModel], field: str) -> str:

@@ -37,9 +37,13 @@ def apply_image_source(config: StackConfig, stack: str, source: str | None) -> S
     if config.environment != "local":
         raise ConfigError(
             stack,
-            [Problem(IMAGE_SOURCE_ENV, f"got {source!r} for a {config.environment} stack; allowed: 'local' only on the local stack")],
+            [
+                Problem(
+                    IMAGE_SOURCE_ENV,
+                    f"got {source!r} for a {config.environment} stack; allowed: 'local' only on the local stack",
+                )
+            ],
         )
     images = ImagesConfig.model_validate({**config.images.model_dump(), **LOCAL_IMAGES})
     monitoring = config.monitoring.model_copy(update={"grafana": False})
     return config.model_copy(update={"images": images, "monitoring": monitoring})
-

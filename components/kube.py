@@ -30,7 +30,11 @@ TYPED: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
 }
 
 # Top-level manifest keys -> the resource classes' argument names.
-_ARGS = {"stringData": "string_data", "roleRef": "role_ref", "automountServiceAccountToken": "automount_service_account_token"}
+_ARGS = {
+    "stringData": "string_data",
+    "roleRef": "role_ref",
+    "automountServiceAccountToken": "automount_service_account_token",
+}
 
 
 def declare(

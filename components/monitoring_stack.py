@@ -155,7 +155,10 @@ class MonitoringStack(pulumi.ComponentResource):
             ),
             depends_on=[am_secret],
         )
-        declare("alertmanager-service", manifests.service(target, "alertmanager", "monitoring", [("http", manifests.ALERTMANAGER_PORT)]))
+        declare(
+            "alertmanager-service",
+            manifests.service(target, "alertmanager", "monitoring", [("http", manifests.ALERTMANAGER_PORT)]),
+        )
 
         rules = render_alert_rules(mon.thresholds, environment=cfg.environment, backups=cfg.backup.enabled)
         if cfg.backup.enabled:
@@ -222,7 +225,10 @@ class MonitoringStack(pulumi.ComponentResource):
             config = declare(
                 "prometheus-config",
                 manifests.config_map(
-                    target, "prometheus-config", "monitoring", {"prometheus.yml": prometheus_yml, "webstack.rules.yml": rules}
+                    target,
+                    "prometheus-config",
+                    "monitoring",
+                    {"prometheus.yml": prometheus_yml, "webstack.rules.yml": rules},
                 ),
             )
             declare(
@@ -269,7 +275,11 @@ class MonitoringStack(pulumi.ComponentResource):
         declare(
             "alertmanager-netpol",
             manifests.network_policy(
-                target, "alertmanager-ingress", "monitoring", "alertmanager", [([prometheus], [manifests.ALERTMANAGER_PORT])]
+                target,
+                "alertmanager-ingress",
+                "monitoring",
+                "alertmanager",
+                [([prometheus], [manifests.ALERTMANAGER_PORT])],
             ),
         )
         declare(
@@ -310,7 +320,9 @@ class MonitoringStack(pulumi.ComponentResource):
         }
         dashboard = render_grafana_dashboard(environment=cfg.environment)
         grafana_config = [
-            declare("grafana-provisioning", manifests.config_map(target, "grafana-provisioning", "monitoring", provisioning)),
+            declare(
+                "grafana-provisioning", manifests.config_map(target, "grafana-provisioning", "monitoring", provisioning)
+            ),
             declare(
                 "grafana-dashboards",
                 manifests.config_map(target, "grafana-dashboards", "monitoring", {"webstack.json": dashboard}),
@@ -355,7 +367,9 @@ class MonitoringStack(pulumi.ComponentResource):
             ),
             depends_on=[grafana_secret, *grafana_config],
         )
-        declare("grafana-service", manifests.service(target, "grafana", "monitoring", [("http", manifests.GRAFANA_PORT)]))
+        declare(
+            "grafana-service", manifests.service(target, "grafana", "monitoring", [("http", manifests.GRAFANA_PORT)])
+        )
 
         local = "127.0.0.1"
         self.prometheus_url = f"http://{local}:{mon.prometheus_port}"

@@ -80,9 +80,7 @@ class RedisCache(pulumi.ComponentResource):
         else:
             self._kubernetes(name, args, spec)
         self.url = self.url_for(cfg.monitoring.host or "")
-        self.register_outputs(
-            {"url": self.url, "host": self.host, "port": redis.port, "sentinels": self.sentinels}
-        )
+        self.register_outputs({"url": self.url, "host": self.host, "port": redis.port, "sentinels": self.sentinels})
 
     def _kubernetes(self, name: str, args: RedisCacheArgs, spec: RedisSpec) -> None:
         cluster = args.cluster

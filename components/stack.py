@@ -199,10 +199,13 @@ def build_kubernetes_stack(config: StackConfig, stack: str) -> dict[str, Any]:
     namespace) in place of the VpsHosts, the ingress controller in place of nginx."""
     assert config.kubernetes is not None  # validated: required on platform kubernetes
     cluster = KubernetesCluster(
-        "cluster", KubernetesClusterArgs(kubernetes=config.kubernetes, stack=stack, kubeconfig=_secret(config, "kubeconfig"))
+        "cluster",
+        KubernetesClusterArgs(kubernetes=config.kubernetes, stack=stack, kubeconfig=_secret(config, "kubeconfig")),
     )
     platform = config.platform
-    redis = RedisCache("redis", RedisCacheArgs(config=config, stack=stack, hosts={}, platform=platform, cluster=cluster))
+    redis = RedisCache(
+        "redis", RedisCacheArgs(config=config, stack=stack, hosts={}, platform=platform, cluster=cluster)
+    )
     app = AppTier(
         "app",
         AppTierArgs(

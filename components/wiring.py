@@ -24,6 +24,9 @@ def container_defaults(*, memory_mb: int, cpus: float | None = None) -> dict[str
         "log_driver": LOG_DRIVER,
         "log_opts": LOG_OPTS,
         "memory": memory_mb,
+        # memory + swap = memory: no swap on top of the limit. Unset, Docker allows twice the
+        # limit, reports it back, and every preview would show a diff on memorySwap.
+        "memory_swap": memory_mb,
         "security_opts": ["no-new-privileges:true"],
         "must_run": True,
     }

@@ -146,9 +146,8 @@ build_core() {
 # Resource plugins built from the proxy: each has a wrapper under engine/plugins/<name>/ whose
 # build.sh writes the binary into a directory. They go into the same bin dir as the core set,
 # with a stamp keyed by a hash of their wrapper, so a changed pin rebuilds just that plugin.
-plugin_key() { # <name>
-	local dir="${ENGINE_DIR}/plugins/$1"
-	(cd "${dir}" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name build.sh \) | LC_ALL=C sort |
+plugin_key() { # <name>: a hash of the plugin's directory and the shared bridge script
+	(cd "${ENGINE_DIR}/plugins" && find "$1" bridge.sh -type f ! -name '*.md' | LC_ALL=C sort |
 		while read -r f; do printf '== %s\n' "${f}"; cat "${f}"; done) | sha256sum | cut -c1-12
 }
 

@@ -259,7 +259,9 @@ def service(
     spec: dict[str, Any] = {
         "type": "ClusterIP",
         "selector": target.selector(name if not name.endswith("-headless") else name[: -len("-headless")]),
-        "ports": [{"name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP"} for port_name, port in ports],
+        "ports": [
+            {"name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP"} for port_name, port in ports
+        ],
     }
     if headless:
         spec["clusterIP"] = "None"
@@ -363,7 +365,10 @@ def app_service(target: Target, app: AppSpec) -> Manifest:
 
 def app_hpa(target: Target, name: str, scale: AutoscaleConfig) -> Manifest:
     metrics = [
-        {"type": "Resource", "resource": {"name": resource, "target": {"type": "Utilization", "averageUtilization": pct}}}
+        {
+            "type": "Resource",
+            "resource": {"name": resource, "target": {"type": "Utilization", "averageUtilization": pct}},
+        }
         for resource, pct in (("cpu", scale.cpu_percent), ("memory", scale.memory_percent))
         if pct is not None
     ]
@@ -493,7 +498,13 @@ def redis_statefulset(target: Target, name: str, spec: RedisPodSpec) -> Manifest
         "resources": resources(0.5, int(spec.maxmemory_mb * 1.5) + 64),
         "securityContext": container_security(uid=REDIS_UID, gid=REDIS_GID, read_only=True),
         "readinessProbe": {
-            "exec": {"command": ["sh", "-c", f'redis-cli -p {spec.port} --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG']},
+            "exec": {
+                "command": [
+                    "sh",
+                    "-c",
+                    f'redis-cli -p {spec.port} --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG',
+                ]
+            },
             "periodSeconds": 10,
             "timeoutSeconds": 5,
         },
@@ -537,9 +548,7 @@ def redis_statefulset(target: Target, name: str, spec: RedisPodSpec) -> Manifest
                     ],
                 },
             },
-            "volumeClaimTemplates": [
-                _claim("data", spec.storage_gi, spec.storage_class, target.labels(name, "cache"))
-            ],
+            "volumeClaimTemplates": [_claim("data", spec.storage_gi, spec.storage_class, target.labels(name, "cache"))],
         },
     }
 
@@ -605,7 +614,11 @@ def render_prometheus_k8s_config(
             "kubernetes_sd_configs": [{"role": "pod"}],
             "relabel_configs": [
                 {"source_labels": [annotation + "prometheus_io_scrape"], "action": "keep", "regex": "true"},
-                {"source_labels": ["__meta_kubernetes_pod_phase"], "action": "drop", "regex": "Pending|Succeeded|Failed"},
+                {
+                    "source_labels": ["__meta_kubernetes_pod_phase"],
+                    "action": "drop",
+                    "regex": "Pending|Succeeded|Failed",
+                },
                 {
                     "source_labels": [annotation + "prometheus_io_path"],
                     "action": "replace",
@@ -620,7 +633,12 @@ def render_prometheus_k8s_config(
                     "target_label": "__address__",
                 },
                 # The job names the alert rules select on (app-<service>, redis).
-                {"source_labels": [annotation + "webstack_io_job"], "action": "replace", "regex": "(.+)", "target_label": "job"},
+                {
+                    "source_labels": [annotation + "webstack_io_job"],
+                    "action": "replace",
+                    "regex": "(.+)",
+                    "target_label": "job",
+                },
                 {
                     "source_labels": ["__meta_kubernetes_pod_label_webstack_io_service"],
                     "action": "replace",
@@ -949,7 +967,9 @@ def backup_claim(target: Target, name: str, size_gi: int, storage_class: str | N
     }
 
 
-def restore_command(target: Target, name: str, spec: BackupPodSpec, *, targets: Sequence[str], context: str | None) -> str:
+def restore_command(
+    target: Target, name: str, spec: BackupPodSpec, *, targets: Sequence[str], context: str | None
+) -> str:
     """A one-off pod with the backup pod's env and scripts that runs restore.sh interactively."""
     overrides = {
         "metadata": {"labels": backup_pod_labels(target, f"{name}-restore", spec)},

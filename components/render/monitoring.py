@@ -42,8 +42,7 @@ APP_SELECTOR = 'job=~"app-.+"'
 FS_SELECTOR = 'fstype!~"tmpfs|devtmpfs|ramfs|overlay|squashfs|nsfs|autofs|fuse.lxcfs"'
 EXPR_REQUEST_RATE = f"sum by (job, service) (rate(http_requests_total{{{APP_SELECTOR}}}[5m]))"
 EXPR_ERROR_RATIO = (
-    f'sum by (job, service) (rate(http_requests_total{{{APP_SELECTOR},status=~"5.."}}[5m]))'
-    f" / {EXPR_REQUEST_RATE}"
+    f'sum by (job, service) (rate(http_requests_total{{{APP_SELECTOR},status=~"5.."}}[5m])) / {EXPR_REQUEST_RATE}'
 )
 EXPR_LATENCY_P95 = (
     "histogram_quantile(0.95, sum by (job, service, le) "
@@ -253,7 +252,10 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
 
     targets = [
         _Rule(
-            "InstanceDown", "critical", "up == 0", "2m",
+            "InstanceDown",
+            "critical",
+            "up == 0",
+            "2m",
             "{job} target {instance} is down",
             "Prometheus could not scrape {instance} (job {job}) for 2 minutes: up = {value}.",
             "raw",
@@ -261,7 +263,10 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
     ]
     app = [
         _Rule(
-            "AppErrorRateHigh", level, f"{EXPR_ERROR_RATIO} > {_num(error[level])}", "5m",
+            "AppErrorRateHigh",
+            level,
+            f"{EXPR_ERROR_RATIO} > {_num(error[level])}",
+            "5m",
             "High 5xx error rate on service {service}",
             f"{{value}} of the requests to {{service}} ({{job}}) failed with a 5xx status over the last "
             f"5 minutes ({level} above {_pct(error[level])}).",
@@ -270,7 +275,10 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
         for level in levels
     ] + [
         _Rule(
-            "AppLatencyP95High", level, f"{EXPR_LATENCY_P95} > {_num(latency[level])}", "5m",
+            "AppLatencyP95High",
+            level,
+            f"{EXPR_LATENCY_P95} > {_num(latency[level])}",
+            "5m",
             "Slow responses from service {service}",
             f"The p95 response time of {{service}} ({{job}}) is {{value}} over the last 5 minutes "
             f"({level} above {_humanize_duration(latency[level])}).",
@@ -281,7 +289,10 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
     hosts = (
         [
             _Rule(
-                "HostCpuHigh", level, f"{EXPR_CPU_PERCENT} > {cpu[level]}", "10m",
+                "HostCpuHigh",
+                level,
+                f"{EXPR_CPU_PERCENT} > {cpu[level]}",
+                "10m",
                 "High CPU usage on {instance}",
                 f"CPU usage on {{instance}} is {{value}}% ({level} above {cpu[level]}% for 10 minutes).",
                 "percent",
@@ -290,7 +301,10 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
         ]
         + [
             _Rule(
-                "HostMemoryHigh", level, f"{EXPR_MEMORY_PERCENT} > {memory[level]}", "5m",
+                "HostMemoryHigh",
+                level,
+                f"{EXPR_MEMORY_PERCENT} > {memory[level]}",
+                "5m",
                 "High memory usage on {instance}",
                 f"Memory usage on {{instance}} is {{value}}% ({level} above {memory[level]}% for 5 minutes).",
                 "percent",
@@ -299,7 +313,10 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
         ]
         + [
             _Rule(
-                "HostDiskUsageHigh", level, f"{EXPR_DISK_PERCENT} > {disk[level]}", disk_for[level],
+                "HostDiskUsageHigh",
+                level,
+                f"{EXPR_DISK_PERCENT} > {disk[level]}",
+                disk_for[level],
                 "Disk {mountpoint} on {instance} is filling up",
                 f"File system {{mountpoint}} ({{device}}) on {{instance}} is {{value}}% full "
                 f"({level} above {disk[level]}%).",
@@ -311,7 +328,10 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
     hours = t.backup_max_age_hours
     backup = [
         _Rule(
-            "BackupTooOld", "critical", f"{EXPR_BACKUP_AGE} > {hours} * 3600", "5m",
+            "BackupTooOld",
+            "critical",
+            f"{EXPR_BACKUP_AGE} > {hours} * 3600",
+            "5m",
             "Backup of {target} is too old",
             f"The last successful backup of {{target}} (reported by {{instance}}) finished {{value}} ago; "
             f"the limit is {hours}h.",
@@ -319,7 +339,10 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
         ),
         _Rule(
             # Before the first backup ever succeeds, or when its metric stops being exported.
-            "BackupMissing", "critical", "absent(webstack_backup_last_success_timestamp_seconds)", f"{hours}h",
+            "BackupMissing",
+            "critical",
+            "absent(webstack_backup_last_success_timestamp_seconds)",
+            f"{hours}h",
             "No backup has reported success",
             f"webstack_backup_last_success_timestamp_seconds has been absent for {hours}h "
             "(absent = {value}): no backup has succeeded, or its metric is not exported.",
@@ -327,7 +350,10 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
         ),
         _Rule(
             # A failed run pages nobody at night: BackupTooOld escalates if the next run fails too.
-            "BackupRunFailed", "warning", "webstack_backup_last_run_success == 0", None,
+            "BackupRunFailed",
+            "warning",
+            "webstack_backup_last_run_success == 0",
+            None,
             "The last backup run of {target} failed",
             "The last backup run of {target} on {instance} failed (webstack_backup_last_run_success = {value}).",
             "raw",
@@ -336,21 +362,29 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
     days = t.certificate_expiry_days
     edge = [
         _Rule(
-            "TlsCertificateExpiry", "warning",
-            f"webstack_tls_certificate_expiry_timestamp_seconds < time() + {days} * 86400", "10m",
+            "TlsCertificateExpiry",
+            "warning",
+            f"webstack_tls_certificate_expiry_timestamp_seconds < time() + {days} * 86400",
+            "10m",
             "TLS certificate for {server_name} expires soon",
             f"The TLS certificate for {{server_name}} on {{instance}} expires at {{value}} "
             f"(warning within {days} days).",
             "timestamp",
         ),
         _Rule(
-            "TlsCertificateExpiry", "critical", "webstack_tls_certificate_expiry_timestamp_seconds <= time()", "2m",
+            "TlsCertificateExpiry",
+            "critical",
+            "webstack_tls_certificate_expiry_timestamp_seconds <= time()",
+            "2m",
             "TLS certificate for {server_name} has expired",
             "The TLS certificate for {server_name} on {instance} expired at {value}.",
             "timestamp",
         ),
         _Rule(
-            "NginxDown", "critical", "nginx_up == 0", "1m",
+            "NginxDown",
+            "critical",
+            "nginx_up == 0",
+            "1m",
             "nginx behind {instance} is down",
             "The nginx exporter {instance} cannot reach nginx: nginx_up = {value}.",
             "raw",
@@ -358,16 +392,21 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
     ]
     redis = [
         _Rule(
-            "RedisMemoryNearMax", "warning",
+            "RedisMemoryNearMax",
+            "warning",
             # maxmemory 0 means no limit: the ratio is +Inf then, not a problem.
-            f"{EXPR_REDIS_MEMORY_PERCENT} > {REDIS_MEMORY_WARNING_PERCENT} and redis_memory_max_bytes > 0", "5m",
+            f"{EXPR_REDIS_MEMORY_PERCENT} > {REDIS_MEMORY_WARNING_PERCENT} and redis_memory_max_bytes > 0",
+            "5m",
             "Redis {instance} is near its maxmemory",
             f"Redis {{instance}} uses {{value}}% of its maxmemory (warning above {REDIS_MEMORY_WARNING_PERCENT}%); "
             "keys are being evicted or writes will fail.",
             "percent",
         ),
         _Rule(
-            "RedisDown", "critical", "redis_up == 0", "1m",
+            "RedisDown",
+            "critical",
+            "redis_up == 0",
+            "1m",
             "Redis behind {instance} is down",
             "The Redis exporter {instance} cannot reach Redis: redis_up = {value}.",
             "raw",
@@ -426,9 +465,7 @@ def _between(low: float, high: float) -> float:
     return (low + high) / 2
 
 
-def render_alert_rule_tests(
-    thresholds: Thresholds, *, rule_file: str, environment: str, backups: bool = True
-) -> str:
+def render_alert_rule_tests(thresholds: Thresholds, *, rule_file: str, environment: str, backups: bool = True) -> str:
     """A `promtool test rules` file for `render_alert_rules(thresholds, ...)`.
 
     For every alert and severity: a case that fires (labels and annotations checked)
@@ -437,7 +474,9 @@ def render_alert_rule_tests(
     t = thresholds
     rules = {(r.alert, r.severity): r for _, group in _rule_groups(t, backups) for r in group}
 
-    def exp(alert: str, severity: Literal["warning", "critical"], labels: Mapping[str, str], value: float) -> dict[str, Any]:
+    def exp(
+        alert: str, severity: Literal["warning", "critical"], labels: Mapping[str, str], value: float
+    ) -> dict[str, Any]:
         return rules[(alert, severity)].expected(labels, value, environment)
 
     tests: list[dict[str, Any]] = []
@@ -531,8 +570,9 @@ def render_alert_rule_tests(
             levels["web-3:9100"] = _between(critical, 100)
         return levels
 
-    def level_alerts(alert: str, usage: Mapping[str, float], warning: int, critical: int,
-                     extra: Mapping[str, str]) -> list[dict[str, Any]]:
+    def level_alerts(
+        alert: str, usage: Mapping[str, float], warning: int, critical: int, extra: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
         found = []
         for instance, percent in usage.items():
             labels = {"job": "node", "instance": instance, **extra}
@@ -571,7 +611,9 @@ def render_alert_rule_tests(
     for instance, percent in memory_usage.items():
         labels = {"job": "node", "instance": instance}
         series.append(_series("node_memory_MemTotal_bytes", labels, _flat(total, 10)))
-        series.append(_series("node_memory_MemAvailable_bytes", labels, _flat(round(total * (100 - percent) / 100), 10)))
+        series.append(
+            _series("node_memory_MemAvailable_bytes", labels, _flat(round(total * (100 - percent) / 100), 10))
+        )
     tests.append(
         _test(
             f"HostMemoryHigh: warning above {t.memory_warning}%, critical above {t.memory_critical}%, after 5m",
@@ -594,8 +636,10 @@ def render_alert_rule_tests(
         labels = {"job": "node", "instance": instance, **root}
         series.append(_series("node_filesystem_size_bytes", labels, _flat(total, 15)))
         series.append(_series("node_filesystem_avail_bytes", labels, _flat(round(total * (100 - percent) / 100), 15)))
-    for pseudo in ({"device": "tmpfs", "fstype": "tmpfs", "mountpoint": "/run"},
-                   {"device": "overlay", "fstype": "overlay", "mountpoint": "/var/lib/docker/overlay2/x/merged"}):
+    for pseudo in (
+        {"device": "tmpfs", "fstype": "tmpfs", "mountpoint": "/run"},
+        {"device": "overlay", "fstype": "overlay", "mountpoint": "/var/lib/docker/overlay2/x/merged"},
+    ):
         labels = {"job": "node", "instance": "web-1:9100", **pseudo}
         series.append(_series("node_filesystem_size_bytes", labels, _flat(total, 15)))
         series.append(_series("node_filesystem_avail_bytes", labels, _flat(total // 100, 15)))
@@ -624,10 +668,14 @@ def render_alert_rule_tests(
                 f"BackupTooOld: postgres last succeeded at 0 and goes stale after {t.backup_max_age_hours}h, "
                 "redis stays fresh",
                 [
-                    _series("webstack_backup_last_success_timestamp_seconds", {**node, "target": "postgres"},
-                            _flat(0, steps)),
-                    _series("webstack_backup_last_success_timestamp_seconds", {**node, "target": "redis"},
-                            _ramp(60, steps)),
+                    _series(
+                        "webstack_backup_last_success_timestamp_seconds",
+                        {**node, "target": "postgres"},
+                        _flat(0, steps),
+                    ),
+                    _series(
+                        "webstack_backup_last_success_timestamp_seconds", {**node, "target": "redis"}, _ramp(60, steps)
+                    ),
                 ],
                 [
                     _check(limit, "BackupTooOld", []),
@@ -660,7 +708,9 @@ def render_alert_rule_tests(
                 ],
                 [
                     _check(1, "BackupRunFailed", []),
-                    _check(2, "BackupRunFailed", [exp("BackupRunFailed", "warning", {**node, "target": "postgres"}, 0)]),
+                    _check(
+                        2, "BackupRunFailed", [exp("BackupRunFailed", "warning", {**node, "target": "postgres"}, 0)]
+                    ),
                     _check(4, "BackupRunFailed", []),
                 ],
             )
@@ -737,8 +787,14 @@ def render_alert_rule_tests(
                 _check(
                     7,
                     "RedisMemoryNearMax",
-                    [exp("RedisMemoryNearMax", "warning", {"job": "redis", "instance": "redis-2:9121"},
-                         redis_usage["redis-2:9121"])],
+                    [
+                        exp(
+                            "RedisMemoryNearMax",
+                            "warning",
+                            {"job": "redis", "instance": "redis-2:9121"},
+                            redis_usage["redis-2:9121"],
+                        )
+                    ],
                 ),
             ],
         )

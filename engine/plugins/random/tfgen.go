@@ -14,7 +14,7 @@ func main() {
 	info := Provider(nil)
 	// Docs come from the upstream tree build.sh copied (its docs/ folder); without this the
 	// bridge would look for the upstream module in the module cache under its own path.
-	if dir := os.Getenv("RANDOM_UPSTREAM_DIR"); dir != "" {
+	if dir := os.Getenv("UPSTREAM_DIR"); dir != "" {
 		info.UpstreamRepoPath = dir
 	}
 	pftfgen.Main("random", info)

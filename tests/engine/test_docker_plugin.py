@@ -1,0 +1,162 @@
+"""pulumi-resource-docker as built here (engine/plugins/docker: the upstream Terraform provider
+bridged with pulumi-docker 5.2.0's tokens) driven by the pulumi-docker SDK through the real
+engine, on the local Docker engine: the resources and fields the program's docker platform
+uses (RemoteImage of a local image, Network, Volume, Container with a published loopback
+port, env, a volume mount, uploads, healthcheck, labels) come up, answer, stay unchanged on a
+second preview, are replaced on a change, and are all gone after destroy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from components.stackfile import PROJECT_DIR
+from tests.images.helpers import free_port
+
+from .conftest import Project, pulumi
+
+pytestmark = pytest.mark.timeout(3600)
+
+PREFIX = "webstack-plugin-test"
+
+PROGRAM = """
+import pulumi
+import pulumi_docker as docker
+
+from components.wiring import container_defaults, http_healthcheck, uploads
+
+config = pulumi.Config()
+image = docker.RemoteImage("image", name={image!r}, keep_locally=True)
+network = docker.Network("net", name="{prefix}-net", labels=[{{"label": "webstack.test", "value": "plugin"}}])
+volume = docker.Volume("data", name="{prefix}-data")
+container = docker.Container(
+    "app",
+    name="{prefix}-app",
+    image=image.image_id,
+    envs=[f"WEBSTACK_REPLICA={{config.require('replica')}}", "APP_ROLE=backend"],
+    ports=[docker.ContainerPortArgs(internal=8000, external={port}, ip="127.0.0.1")],
+    networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=["app"])],
+    volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
+    uploads=uploads({{"/etc/webstack/greeting.txt": "hello from the plugin\\n"}}),
+    healthcheck=http_healthcheck("http://127.0.0.1:8000/health", interval_s=2),
+    labels=[docker.ContainerLabelArgs(label="webstack.test", value="plugin")],
+    wait=True,
+    wait_timeout=90,
+    # The defaults every webstack container gets (restart, logs, limits, no-new-privileges).
+    **container_defaults(memory_mb=128, cpus=0.5),
+    opts=pulumi.ResourceOptions(delete_before_replace=True),
+)
+pulumi.export("container", container.name)
+pulumi.export("imageId", image.image_id)
+"""
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo_image() -> str:
+    """The demo app's local image (images/build.sh, cached), on a running Docker engine."""
+    started = subprocess.run(
+        ["bash", str(PROJECT_DIR / "scripts" / "docker-engine.sh")], capture_output=True, text=True, timeout=600
+    )
+    assert started.returncode == 0, f"scripts/docker-engine.sh: {started.stderr[-3000:]}"
+    built = subprocess.run(
+        ["bash", str(PROJECT_DIR / "images" / "build.sh"), "demo-app"], capture_output=True, text=True, timeout=1700
+    )
+    assert built.returncode == 0, f"images/build.sh demo-app: {built.stderr[-6000:]}"
+    listing = subprocess.run(
+        ["bash", str(PROJECT_DIR / "images" / "build.sh"), "--list"], capture_output=True, text=True, check=True
+    )
+    tags = dict(line.split() for line in listing.stdout.splitlines() if line.strip())
+    return tags["demo-app"]
+
+
+@pytest.fixture(scope="module")
+def docker_bin(engine_bin: Path) -> Path:
+    done = subprocess.run(
+        [str(PROJECT_DIR / "engine" / "build.sh"), "core", "docker"], capture_output=True, text=True, timeout=3000
+    )
+    assert done.returncode == 0, f"engine/build.sh core docker failed:\n{done.stderr[-4000:]}"
+    path = Path(done.stdout.strip().splitlines()[-1])
+    assert (path / "pulumi-resource-docker").exists(), path
+    return path
+
+
+def _get(url: str) -> tuple[int, dict[str, str], str]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, dict(response.headers), response.read().decode()
+
+
+def test_containers_networks_and_volumes_through_the_built_plugin(
+    tmp_path: Path, docker_bin: Path, demo_image: str
+) -> None:
+    project_dir = tmp_path / "project"
+    project_dir.mkdir()
+    (tmp_path / "state").mkdir()
+    port = free_port()
+    (project_dir / "Pulumi.yaml").write_text(
+        f"name: plugin-test\nruntime:\n  name: python\n  options:\n    virtualenv: {PROJECT_DIR / 'venv'}\n"
+    )
+    (project_dir / "__main__.py").write_text(PROGRAM.format(image=demo_image, prefix=PREFIX, port=port))
+    env = {
+        "PATH": f"{docker_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PULUMI_HOME": str(tmp_path / "home"),
+        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_CONFIG_PASSPHRASE": "plugin-test",
+        "PYTHONPATH": str(PROJECT_DIR),
+    }
+    project: Project = (project_dir, env)
+    pulumi(project, "stack", "init", "dev")
+    pulumi(project, "config", "set", "replica", "first")
+    try:
+        pulumi(project, "up", "--yes", "--skip-preview")
+        outputs = json.loads(pulumi(project, "stack", "output", "--json").stdout)
+        assert outputs["container"] == f"{PREFIX}-app"
+        assert outputs["imageId"].startswith("sha256:")
+
+        status, headers, body = _get(f"http://127.0.0.1:{port}/health")
+        assert (status, body) == (200, "ok\n")
+        assert headers["X-Replica"] == "first"
+        inspect = json.loads(docker("inspect", f"{PREFIX}-app").stdout)[0]
+        assert inspect["State"]["Health"]["Status"] == "healthy"
+        assert inspect["HostConfig"]["Memory"] == inspect["HostConfig"]["MemorySwap"] == 128 * 1024 * 1024
+        assert inspect["HostConfig"]["NanoCpus"] == 500_000_000
+        assert inspect["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+        assert inspect["HostConfig"]["LogConfig"] == {
+            "Type": "json-file",
+            "Config": {"max-file": "3", "max-size": "10m"},
+        }
+        assert inspect["HostConfig"]["SecurityOpt"] == ["no-new-privileges:true"]
+        assert inspect["HostConfig"]["PortBindings"]["8000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
+        assert inspect["Config"]["Labels"]["webstack.test"] == "plugin"
+        assert {m["Name"] for m in inspect["Mounts"] if m["Type"] == "volume"} == {f"{PREFIX}-data"}
+        assert "app" in inspect["NetworkSettings"]["Networks"][f"{PREFIX}-net"]["Aliases"]
+        uploaded = docker("exec", f"{PREFIX}-app", "cat", "/etc/webstack/greeting.txt")
+        assert uploaded.stdout == "hello from the plugin\n"
+
+        pulumi(project, "preview", "--expect-no-changes")
+
+        pulumi(project, "config", "set", "replica", "second")
+        pulumi(project, "up", "--yes", "--skip-preview")
+        deadline = time.monotonic() + 30
+        while _get(f"http://127.0.0.1:{port}/health")[1].get("X-Replica") != "second":
+            assert time.monotonic() < deadline, "the container was not replaced with the new env"
+            time.sleep(0.5)
+        pulumi(project, "preview", "--expect-no-changes")
+    finally:
+        pulumi(project, "destroy", "--yes", "--skip-preview", check=False)
+    assert docker("ps", "-aq", "--filter", f"name={PREFIX}-app").stdout.strip() == ""
+    assert docker("network", "ls", "-q", "--filter", f"name={PREFIX}-net").stdout.strip() == ""
+    assert docker("volume", "ls", "-q", "--filter", f"name={PREFIX}-data").stdout.strip() == ""
+    assert docker("image", "inspect", demo_image).returncode == 0, "keep_locally: the image stays"
