@@ -168,7 +168,7 @@ build_plugin() { # <name>
 	rm -f "${KEY_DIR}/stamps/plugin-${name}-"*
 	"${ENGINE_DIR}/plugins/${name}/build.sh" "${BIN_DIR}"
 	{
-		echo "pulumi-resource-${name} from $(awk '$1 == "require" && NF == 3 { print $2, $3; exit }' "${ENGINE_DIR}/plugins/${name}/go.mod")"
+		echo "pulumi-resource-${name} from engine/plugins/${name} (inputs ${stamp##*-})"
 		echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) with $(go version) in $(elapsed "${t0}") s"
 	} >"${stamp}"
 	log "  pulumi-resource-${name}: $(elapsed "${t0}") s"

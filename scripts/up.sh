@@ -49,8 +49,10 @@ ENGINE_BIN="$(engine/ensure.sh | tail -1)"
 export PATH="${ENGINE_BIN}:${PATH}"
 case "${ENGINE_BIN}" in
 "${WEBSTACK_ENGINE_CACHE:-${HOME}/.cache/webstack/engine}"/*)
-	# Our own build: nothing can be downloaded, plugins must already be there.
+	# Our own build: nothing can be downloaded. Build the plugins the Go module proxy allows
+	# (engine/plugins: docker, random); the others must already be there.
 	export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+	engine/build.sh core docker random >/dev/null
 	missing=()
 	for plugin in docker command random; do
 		command -v "pulumi-resource-${plugin}" >/dev/null ||
@@ -58,7 +60,7 @@ case "${ENGINE_BIN}" in
 			missing+=("${plugin}")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
-		log "missing provider plugins: ${missing[*]}. They cannot be built here (engine/NOTES.md);"
+		log "missing provider plugins: ${missing[*]}. They cannot be built here (engine/NOTES.md, 'Resource plugins');"
 		log "install them with: pulumi plugin install resource NAME VERSION --file BINARY"
 		log "(versions: docker 5.2.0, command 1.2.1, random 4.21.4), or put pulumi-resource-NAME on PATH."
 		exit 3
