@@ -3,14 +3,16 @@ of the project with its own file backend and PULUMI_HOME."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from components.stackfile import PROJECT_DIR
+from tools.sandbox import Project, copy_project
+from tools.sandbox import pulumi as run_pulumi
+
+__all__ = ["Project", "copy_project", "pulumi"]
 
 
 @pytest.fixture(scope="session")
@@ -20,40 +22,6 @@ def engine_bin() -> Path:
     path = Path(done.stdout.strip().splitlines()[-1])
     assert (path / "pulumi").exists(), path
     return path
-
-
-Project = tuple[Path, dict[str, str]]
-
-
-def copy_project(root: Path, bin_dir: Path, passphrase: str = "webstack-local-only") -> Project:
-    """A copy of the project (tracked and new files, not ignored ones) under `root`, with its
-    own file backend and PULUMI_HOME, and the engine in `bin_dir` first on PATH."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    copy = root / "project"
-    for name in files.stdout.splitlines():
-        source = PROJECT_DIR / name
-        if source.is_file():
-            target = copy / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    (copy / "venv").symlink_to(PROJECT_DIR / "venv")
-    (root / "state").mkdir()
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "PULUMI_HOME": str(root / "home"),
-        "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_CONFIG_PASSPHRASE": passphrase,
-    }
-    return copy, env
 
 
 @pytest.fixture
@@ -75,10 +43,7 @@ def policy_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pulumi(project: Project, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    directory, env = project
-    done = subprocess.run(
-        ["pulumi", *args, "--non-interactive"], cwd=directory, env=env, capture_output=True, text=True, timeout=600
-    )
+    done = run_pulumi(project, *args)
     if check:
         assert done.returncode == 0, f"pulumi {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done

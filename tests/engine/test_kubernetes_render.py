@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import load_stack_config
-from components.stackfile import PROJECT_DIR, read_stack_file
+from components.stackfile import PROJECT_DIR
 from tests.unit.test_kubernetes import _k8s, manifest, offline, validate_manifest_dir, write_manifest_dir
+from tools.sandbox import init_render_stack, secret_value
 
 from .conftest import Project, copy_project, pulumi
 
@@ -30,10 +30,6 @@ pytestmark = pytest.mark.timeout(3600)
 
 STACK = "production-k8s"
 PASSPHRASE = "production-k8s-render-test"
-
-
-def secret_value(key: str) -> str:
-    return f"render-test-{key}-5f0c9a7e31d84b26"
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +57,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, plugin_bin: Path, policy_
     (directory / "policy" / "venv").symlink_to(policy_venv)
     out = root / "manifests"
 
-    pulumi(project, "stack", "init", STACK)
-    pulumi(project, "config", "set", "--path", "webstack:kubernetes.renderToDirectory", str(out), "--stack", STACK)
-    pulumi(project, "config", "set", "--path", "webstack:dns.enabled", "false", "--stack", STACK)
-    raw, secret_keys = read_stack_file(STACK, directory)
-    config = load_stack_config(STACK, raw, secret_keys, placeholder_secrets=True)
-    for key in config.required_secrets():
-        pulumi(project, "config", "set", "--secret", f"webstack:{key}", secret_value(key), "--stack", STACK)
+    init_render_stack(project, STACK, out)
 
     preview = _preview_with_pack(project, STACK)
     assert preview.returncode == 0, preview.stdout + preview.stderr

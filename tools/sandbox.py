@@ -1,0 +1,78 @@
+"""A throwaway copy of the project for the real engine: its own file backend and PULUMI_HOME,
+the engine first on PATH. The engine tests and the engine benchmark both run in one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from components.config import load_stack_config
+from components.stackfile import PROJECT_DIR, read_stack_file
+
+Project = tuple[Path, dict[str, str]]
+
+
+def copy_project(root: Path, bin_dir: Path, passphrase: str = "webstack-local-only") -> Project:
+    """A copy of the project (tracked and new files, not ignored ones) under `root`, with its
+    own file backend and PULUMI_HOME, and the engine in `bin_dir` first on PATH."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    copy = root / "project"
+    for name in files.stdout.splitlines():
+        source = PROJECT_DIR / name
+        if source.is_file():
+            target = copy / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    (copy / "venv").symlink_to(PROJECT_DIR / "venv")
+    (root / "state").mkdir()
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PULUMI_HOME": str(root / "home"),
+        "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_CONFIG_PASSPHRASE": passphrase,
+    }
+    return copy, env
+
+
+def pulumi(project: Project, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    directory, env = project
+    return subprocess.run(
+        ["pulumi", *args, "--non-interactive"], cwd=directory, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def checked(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(done.args)}:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def secret_value(key: str) -> str:
+    """A stand-in for a secret config value: long enough for every rule, easy to find."""
+    return f"render-test-{key}-5f0c9a7e31d84b26"
+
+
+def init_render_stack(project: Project, stack: str, out: Path) -> None:
+    """Init a kubernetes stack that renders its manifests to `out`: no kubeconfig, no DNS (the
+    Cloudflare plugin cannot be built here), every secret it needs set to a stand-in."""
+    directory, _ = project
+    checked(pulumi(project, "stack", "init", stack))
+    checked(
+        pulumi(project, "config", "set", "--path", "webstack:kubernetes.renderToDirectory", str(out), "--stack", stack)
+    )
+    checked(pulumi(project, "config", "set", "--path", "webstack:dns.enabled", "false", "--stack", stack))
+    raw, secret_keys = read_stack_file(stack, directory)
+    config = load_stack_config(stack, raw, secret_keys, placeholder_secrets=True)
+    for key in config.required_secrets():
+        checked(pulumi(project, "config", "set", "--secret", f"webstack:{key}", secret_value(key), "--stack", stack))
