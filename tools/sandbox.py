@@ -32,8 +32,14 @@ def copy_project(root: Path, bin_dir: Path, passphrase: str = "webstack-local-on
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     (copy / "venv").symlink_to(PROJECT_DIR / "venv")
-    (root / "state").mkdir()
-    env = {
+    return copy, engine_env(root, bin_dir, passphrase)
+
+
+def engine_env(root: Path, bin_dir: Path, passphrase: str) -> dict[str, str]:
+    """The environment for the engine in `bin_dir`: state in root/state (created), PULUMI_HOME
+    in root/home, no plugin downloads (there is nothing to download from here)."""
+    (root / "state").mkdir(exist_ok=True)
+    return {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "PULUMI_HOME": str(root / "home"),
@@ -42,7 +48,6 @@ def copy_project(root: Path, bin_dir: Path, passphrase: str = "webstack-local-on
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_CONFIG_PASSPHRASE": passphrase,
     }
-    return copy, env
 
 
 def pulumi(project: Project, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

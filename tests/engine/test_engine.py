@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from components.stackfile import PROJECT_DIR
+from tools.sandbox import engine_env
 
 from .conftest import Project, pulumi
 
@@ -132,16 +133,7 @@ def policy_project(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path, p
         "Thing('echo', {'text': 'hello'})\n"
         "pulumi.export('ok', True)\n"
     )
-    (root / "state").mkdir()
-    env = {
-        **os.environ,
-        "PATH": f"{engine_bin}:{os.environ['PATH']}",
-        "PULUMI_HOME": str(root / "home"),
-        "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_CONFIG_PASSPHRASE": "policy-test-passphrase",
-    }
+    env = engine_env(root, engine_bin, "policy-test-passphrase")
     pulumi((root, env), "stack", "init", "local")
     return root, env
 
