@@ -21,16 +21,37 @@ from .nginx_edge import NginxEdge, NginxEdgeArgs
 from .redis_cache import RedisCache, RedisCacheArgs
 from .render import kubernetes as manifests
 from .vps_host import VpsHost, VpsHostArgs
+from .wiring import Endpoint
 
 
 def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
     if config.platform == "kubernetes":
         return build_kubernetes_stack(config, stack)
+    hosts = declare_hosts(config, stack)
+    redis, app = declare_services(config, stack, hosts)
+    token = config.secret("cloudflareApiToken")
+    assert config.edge.host is not None  # validated: required on platform docker
+    edge = NginxEdge(
+        "edge",
+        NginxEdgeArgs(
+            config=config,
+            stack=stack,
+            host=hosts[config.edge.host],
+            upstreams=app.upstreams_from(config.edge.host),
+            cloudflare_api_token=pulumi.Output.secret(token) if token is not None else None,
+        ),
+    )
+    monitoring = declare_monitoring(config, stack, hosts, redis, app, edge_exporters=[edge.exporter])
+    backup = declare_backup(config, stack, hosts, redis, monitoring)
+    return stack_outputs(config, stack, edge=edge, app=app, redis=redis, monitoring=monitoring, backup=backup)
+
+
+def declare_hosts(config: StackConfig, stack: str) -> dict[str, VpsHost]:
     multi_host = len(config.hosts) > 1
     key = config.secret("sshPrivateKey")
     ssh_key = pulumi.Output.secret(key) if key is not None else None
     peers = [h.internal_address for h in config.hosts]
-    hosts = {
+    return {
         h.name: VpsHost(
             h.name,
             VpsHostArgs(
@@ -44,25 +65,28 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         for h in config.hosts
     }
 
+
+def declare_services(config: StackConfig, stack: str, hosts: dict[str, VpsHost]) -> tuple[RedisCache, AppTier]:
     redis = RedisCache("redis", RedisCacheArgs(config=config, stack=stack, hosts=hosts, platform=config.platform))
     app = AppTier(
         "app",
         AppTierArgs(config=config, stack=stack, hosts=hosts, platform=config.platform, redis_url_for=redis.url_for),
     )
-    token = config.secret("cloudflareApiToken")
-    assert config.edge.host is not None  # validated: required on platform docker
-    edge = NginxEdge(
-        "edge",
-        NginxEdgeArgs(
-            config=config,
-            stack=stack,
-            host=hosts[config.edge.host],
-            upstreams=app.upstreams_from(config.edge.host),
-            cloudflare_api_token=pulumi.Output.secret(token) if token is not None else None,
-        ),
-    )
+    return redis, app
 
-    targets = {"nginx": [edge.exporter], "redis": [redis.exporter]}
+
+def declare_monitoring(
+    config: StackConfig,
+    stack: str,
+    hosts: dict[str, VpsHost],
+    redis: RedisCache,
+    app: AppTier,
+    *,
+    edge_exporters: list[Endpoint],
+) -> MonitoringStack:
+    """Prometheus and friends, scraping the edge's exporters, Redis's and every app replica."""
+    targets = {"nginx": edge_exporters} if edge_exporters else {}
+    targets["redis"] = [redis.exporter]
     labels: dict[str, dict[str, str]] = {}
     paths: dict[str, str] = {}
     for service_name, endpoints in app.metrics.items():
@@ -71,7 +95,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             targets[job] = endpoints
             labels[job] = {"service": service_name}
             paths[job] = config.services[service_name].metrics_path or "/metrics"
-    monitoring = MonitoringStack(
+    return MonitoringStack(
         "monitoring",
         MonitoringStackArgs(
             config=config,
@@ -84,22 +108,24 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
         ),
     )
 
-    backup: BackupJob | None = None
-    if config.backup.enabled:
-        backup = BackupJob(
-            "backup",
-            BackupJobArgs(
-                config=config,
-                stack=stack,
-                hosts=hosts,
-                platform=config.platform,
-                redis_address=redis.address_for(config.backup.host or "") if config.backup.redis else None,
-                redis_password=redis.password,
-                volumes={v: monitoring.volumes[v].name for v in config.backup.volumes},
-            ),
-        )
 
-    return stack_outputs(config, stack, edge=edge, app=app, redis=redis, monitoring=monitoring, backup=backup)
+def declare_backup(
+    config: StackConfig, stack: str, hosts: dict[str, VpsHost], redis: RedisCache, monitoring: MonitoringStack
+) -> BackupJob | None:
+    if not config.backup.enabled:
+        return None
+    return BackupJob(
+        "backup",
+        BackupJobArgs(
+            config=config,
+            stack=stack,
+            hosts=hosts,
+            platform=config.platform,
+            redis_address=redis.address_for(config.backup.host or "") if config.backup.redis else None,
+            redis_password=redis.password,
+            volumes={v: monitoring.volumes[v].name for v in config.backup.volumes},
+        ),
+    )
 
 
 def stack_outputs(

@@ -19,7 +19,7 @@ import pytest
 from components.stackfile import PROJECT_DIR
 from tests.images.helpers import free_port
 
-from .conftest import Project, pulumi
+from .conftest import Project, engine_with, local_images, pulumi
 
 pytestmark = pytest.mark.timeout(3600)
 
@@ -63,31 +63,12 @@ def docker(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def demo_image() -> str:
-    """The demo app's local image (images/build.sh, cached), on a running Docker engine."""
-    started = subprocess.run(
-        ["bash", str(PROJECT_DIR / "scripts" / "docker-engine.sh")], capture_output=True, text=True, timeout=600
-    )
-    assert started.returncode == 0, f"scripts/docker-engine.sh: {started.stderr[-3000:]}"
-    built = subprocess.run(
-        ["bash", str(PROJECT_DIR / "images" / "build.sh"), "demo-app"], capture_output=True, text=True, timeout=1700
-    )
-    assert built.returncode == 0, f"images/build.sh demo-app: {built.stderr[-6000:]}"
-    listing = subprocess.run(
-        ["bash", str(PROJECT_DIR / "images" / "build.sh"), "--list"], capture_output=True, text=True, check=True
-    )
-    tags = dict(line.split() for line in listing.stdout.splitlines() if line.strip())
-    return tags["demo-app"]
+    return local_images("demo-app")["demo-app"]
 
 
 @pytest.fixture(scope="module")
 def docker_bin(engine_bin: Path) -> Path:
-    done = subprocess.run(
-        [str(PROJECT_DIR / "engine" / "build.sh"), "core", "docker"], capture_output=True, text=True, timeout=3000
-    )
-    assert done.returncode == 0, f"engine/build.sh core docker failed:\n{done.stderr[-4000:]}"
-    path = Path(done.stdout.strip().splitlines()[-1])
-    assert (path / "pulumi-resource-docker").exists(), path
-    return path
+    return engine_with("docker")
 
 
 def _get(url: str) -> tuple[int, dict[str, str], str]:

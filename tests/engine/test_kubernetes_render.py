@@ -24,7 +24,7 @@ from components.stackfile import PROJECT_DIR
 from tests.unit.test_kubernetes import _k8s, manifest, offline, validate_manifest_dir, write_manifest_dir
 from tools.sandbox import init_render_stack, secret_value
 
-from .conftest import Project, copy_project, pulumi
+from .conftest import Project, copy_project, engine_with, pulumi
 
 pytestmark = pytest.mark.timeout(3600)
 
@@ -34,18 +34,7 @@ PASSPHRASE = "production-k8s-render-test"
 
 @pytest.fixture(scope="module")
 def plugin_bin(engine_bin: Path) -> Path:
-    """The engine's bin dir with the kubernetes and random plugins built into it."""
-    done = subprocess.run(
-        [str(PROJECT_DIR / "engine" / "build.sh"), "core", "kubernetes", "random"],
-        capture_output=True,
-        text=True,
-        timeout=3000,
-    )
-    assert done.returncode == 0, f"engine/build.sh kubernetes random failed:\n{done.stderr[-4000:]}"
-    path = Path(done.stdout.strip().splitlines()[-1])
-    for plugin in ("pulumi-resource-kubernetes", "pulumi-resource-random"):
-        assert (path / plugin).exists(), f"{plugin} missing from {path}"
-    return path
+    return engine_with("kubernetes", "random")
 
 
 @pytest.fixture(scope="module")

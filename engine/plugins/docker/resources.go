@@ -66,7 +66,7 @@ func Provider() tfbridge.ProviderInfo {
 		},
 		Resources: map[string]*tfbridge.ResourceInfo{
 			"docker_buildx_builder": {Tok: resourceTok("BuildxBuilder")},
-			"docker_config":         {Tok: resourceTok("ServiceConfig")},
+			"docker_config":         {Tok: resourceTok("ServiceConfig"), Fields: autoNamed()},
 			"docker_container": {
 				Tok: resourceTok("Container"),
 				// pulumi-docker's names; the bridge would say "commands" and "networksAdvanceds".
@@ -74,14 +74,15 @@ func Provider() tfbridge.ProviderInfo {
 					"command":           {Name: "command"},
 					"entrypoint":        {Name: "entrypoints"},
 					"networks_advanced": {Name: "networksAdvanced"},
+					"name":              autoName(),
 				},
 			},
 			"docker_image":          {Tok: resourceTok("RemoteImage")},
-			"docker_network":        {Tok: resourceTok("Network")},
+			"docker_network":        {Tok: resourceTok("Network"), Fields: autoNamed()},
 			"docker_plugin":         {Tok: resourceTok("Plugin")},
 			"docker_registry_image": {Tok: resourceTok("RegistryImage")},
-			"docker_secret":         {Tok: resourceTok("Secret")},
-			"docker_service":        {Tok: resourceTok("Service")},
+			"docker_secret":         {Tok: resourceTok("Secret"), Fields: autoNamed()},
+			"docker_service":        {Tok: resourceTok("Service"), Fields: autoNamed()},
 			"docker_tag":            {Tok: resourceTok("Tag")},
 			"docker_volume":         {Tok: resourceTok("Volume")},
 		},
@@ -94,4 +95,13 @@ func Provider() tfbridge.ProviderInfo {
 			"docker_registry_image_manifests": {Tok: functionTok("getRegistryImageManifests")},
 		},
 	}
+}
+
+// pulumi-docker auto-names the resources whose name is only a label (the SDK makes `name`
+// optional; Terraform requires it): the resource's name plus a random suffix, as Pulumi does
+// everywhere. Not plugins and registry images, whose name says what to fetch.
+func autoName() *tfbridge.SchemaInfo { return tfbridge.AutoName("name", 255, "-") }
+
+func autoNamed() map[string]*tfbridge.SchemaInfo {
+	return map[string]*tfbridge.SchemaInfo{"name": autoName()}
 }
