@@ -179,21 +179,12 @@ build_plugin() { # <name>
 # so there is nothing to build. The check stays so that the day the proxy serves them it says so.
 declare -A PLUGIN_MODULE=(
 	[command]="github.com/pulumi/pulumi-command/provider"
-	[random]="github.com/pulumi/pulumi-random/provider/v4"
-	[docker]="github.com/pulumi/pulumi-docker/provider/v5"
-	[kubernetes]="github.com/pulumi/pulumi-kubernetes/provider/v4"
 	[cloudflare]="github.com/pulumi/pulumi-cloudflare/provider/v6"
 )
-declare -A PLUGIN_VERSION=(
-	[command]="v1.2.1" [random]="v4.21.4" [docker]="v5.2.0" [kubernetes]="v4.34.2" [cloudflare]="v6.23.1"
-)
+declare -A PLUGIN_VERSION=([command]="v1.2.1" [cloudflare]="v6.23.1")
 
 check_plugin() { # <name>
 	local name="$1" module="${PLUGIN_MODULE[$1]}" version="${PLUGIN_VERSION[$1]}"
-	if [[ -x "${ENGINE_DIR}/plugins/${name}/build.sh" ]]; then
-		build_plugin "${name}"
-		return
-	fi
 	if [[ -x "${BIN_DIR}/pulumi-resource-${name}" ]]; then
 		log "pulumi-resource-${name} already in ${BIN_DIR}"
 		return 0
@@ -224,6 +215,7 @@ for target in "${TARGETS[@]}"; do
 		fi
 		flock -u 9
 		;;
+	kubernetes | random | docker) build_plugin "${target}" ;;
 	*) check_plugin "${target}" || status=$? ;;
 	esac
 done

@@ -12,7 +12,7 @@ from components.stackfile import PROJECT_DIR
 from tools.sandbox import Project, copy_project
 from tools.sandbox import pulumi as run_pulumi
 
-__all__ = ["Project", "copy_project", "engine_with", "local_images", "pulumi"]
+__all__ = ["Project", "copy_project", "docker", "engine_with", "local_images", "pulumi"]
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +70,7 @@ def local_images(*names: str) -> dict[str, str]:
         ["bash", str(PROJECT_DIR / "images" / "build.sh"), "--list"], capture_output=True, text=True, check=True
     )
     return dict(line.split() for line in listing.stdout.splitlines() if line.strip())
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)

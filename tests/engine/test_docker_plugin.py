@@ -9,7 +9,6 @@ second preview, are replaced on a change, and are all gone after destroy.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from components.stackfile import PROJECT_DIR
 from tests.images.helpers import free_port
 
-from .conftest import Project, engine_with, local_images, pulumi
+from .conftest import Project, docker, engine_with, local_images, pulumi
 
 pytestmark = pytest.mark.timeout(3600)
 
@@ -55,10 +54,6 @@ container = docker.Container(
 pulumi.export("container", container.name)
 pulumi.export("imageId", image.image_id)
 """
-
-
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,16 +21,12 @@ from typing import Any
 
 import pytest
 
-from .conftest import Project, copy_project, engine_with, local_images, pulumi
+from .conftest import Project, copy_project, docker, engine_with, local_images, pulumi
 
 pytestmark = pytest.mark.timeout(3600)
 
 STACK = "local"
 PROGRAM = Path(__file__).with_name("programs") / "local_without_edge.py"
-
-
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
