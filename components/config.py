@@ -50,7 +50,14 @@ UrlPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 SecretKeyName = Annotated[str, Field(pattern=r"^[a-z][A-Za-z0-9]*$")]
 
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+DNS_LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+# A last label that resolvers and URL parsers read as a number (decimal, or 0x hex): such a
+# name is an IPv4 address in disguise (300.1.2.3, 10.0.0.256, 0x7f000001), not a host name.
+NUMERIC_LABEL_RE = re.compile(r"[0-9]+|0x[0-9a-f]*")
+DNS_NAME_RULES = (
+    "lowercase labels of letters, digits and '-' joined by '.', each 1 to 63 characters not starting or "
+    "ending with '-', at most 253 characters in all, the last label not a number"
+)
 CRON_FIELD_RE = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 
 # Secrets that the program itself knows; services may reference further ones by name.
@@ -64,6 +71,32 @@ KNOWN_SECRETS: dict[str, str] = {
     "backupSecretAccessKey": "secret access key for an S3-compatible offsite backup repository",
     "kubeconfig": "kubeconfig of the Kubernetes cluster (platform kubernetes, unless kubernetes.renderToDirectory is set)",
 }
+
+
+def is_dns_host_name(value: str, *, dotted: bool = False) -> bool:
+    """A DNS host name (RFC 1123, and not all-numeric at the end); `dotted`: at least two labels."""
+    if not 1 <= len(value) <= 253:
+        return False
+    labels = value.split(".")
+    if dotted and len(labels) < 2:
+        return False
+    if not all(DNS_LABEL_RE.fullmatch(label) for label in labels):
+        return False
+    return NUMERIC_LABEL_RE.fullmatch(labels[-1]) is None
+
+
+def ip_or_host_name(value: str, *, dotted: bool = False) -> str:
+    """Validate a host's address: an IP address or a DNS host name (`dotted`: with a domain)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not is_dns_host_name(value, dotted=dotted):
+            name = "a DNS host name with a domain" if dotted else "a DNS host name"
+            raise ValueError(
+                f"an IP address (IPv4 with four parts of 0 to 255, or IPv6) or {name} ({DNS_NAME_RULES})"
+            ) from None
+    return value
+
 
 # Kubernetes object names: a DNS-1123 label (namespaces, Secrets, ingress classes).
 K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
@@ -87,14 +120,7 @@ class HostConfig(Model):
     @field_validator("address", "private_address")
     @classmethod
     def _address(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            if not HOSTNAME_RE.match(value):
-                raise ValueError("an IP address or a DNS host name") from None
-        return value
+        return value if value is None else ip_or_host_name(value)
 
     @property
     def internal_address(self) -> str:
@@ -122,6 +148,15 @@ class EdgeConfig(Model):
     worker_connections: Annotated[int, Field(ge=512, le=65535)] = 4096
     hsts_max_age: Annotated[int, Field(ge=0)] = 31_536_000
 
+    @model_validator(mode="after")
+    def _ports(self) -> EdgeConfig:
+        if self.http_port == self.https_port:
+            raise ValueError(
+                f"different ports for edge.httpPort and edge.httpsPort (both are {self.http_port}; "
+                "the edge listens on each, plain HTTP redirecting to HTTPS)"
+            )
+        return self
+
     @field_validator("bind_address")
     @classmethod
     def _bind(cls, value: str) -> str:
@@ -132,8 +167,8 @@ class EdgeConfig(Model):
     @classmethod
     def _names(cls, value: list[str]) -> list[str]:
         for name in value:
-            if not HOSTNAME_RE.match(name):
-                raise ValueError(f"{name!r} is not a DNS name")
+            if not is_dns_host_name(name):
+                raise ValueError(f"{name!r} is not a DNS host name ({DNS_NAME_RULES})")
         return value
 
 
@@ -369,14 +404,7 @@ class KubernetesConfig(Model):
     @field_validator("load_balancer_address")
     @classmethod
     def _lb(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            if not HOSTNAME_RE.match(value) or "." not in value:
-                raise ValueError("an IP address or a DNS host name") from None
-        return value
+        return value if value is None else ip_or_host_name(value, dotted=True)
 
 
 class StackConfig(Model):
@@ -398,7 +426,7 @@ class StackConfig(Model):
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        if "." not in value or not HOSTNAME_RE.match(value):
+        if not is_dns_host_name(value, dotted=True):
             raise ValueError("a DNS domain such as example.com")
         return value
 

@@ -144,6 +144,106 @@ def test_bad_config_names_the_key(stack: str, mutate: Mutation, key: str) -> Non
     assert "allowed" in problem.detail or "required" in problem.detail, problem.detail
 
 
+LONG_NAME = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])  # 253 characters, the most DNS allows
+
+GOOD_ADDRESSES = [
+    "203.0.113.99",
+    "10.0.0.255",
+    "2001:db8::10",
+    "vps-1",
+    "vps-1.example.com",
+    "1e100.net",
+    "123.example.com",  # numeric labels are fine, but not the last one
+    "xn--bcher-kva.example",
+    "a" * 63 + ".example.com",
+    LONG_NAME,
+]
+
+BAD_ADDRESSES = [
+    "300.1.2.3",  # looks like a DNS name of numeric labels, but is an out-of-range IPv4 address
+    "10.0.0.256",
+    "1.2.3",
+    "1.2.3.4.5",
+    "010.0.0.1",
+    "12345",
+    "0x7f000001",
+    "host.10",
+    "",
+    "-vps.example.com",
+    "vps-.example.com",
+    "vps.-example.com",
+    "vps..example.com",
+    ".example.com",
+    "example.com.",
+    "my_vps.example.com",
+    "a" * 64 + ".example.com",
+    LONG_NAME + "d",  # 254 characters
+    "vps 1.example.com",
+    "vps.example.com\n",
+    "2001:db8::10::1",
+]
+
+
+def _address_id(address: str) -> str:
+    return repr(address) if len(address) <= 30 else f"{address[:12]!r}...({len(address)} chars)"
+
+
+@pytest.mark.parametrize("field", ["address", "privateAddress"])
+@pytest.mark.parametrize("address", GOOD_ADDRESSES, ids=_address_id)
+def test_good_host_addresses_are_accepted(field: str, address: str) -> None:
+    config = _load("production", _set(f"webstack:hosts[1].{field}", address))
+    host = config.hosts[1]
+    assert (host.address if field == "address" else host.private_address) == address
+
+
+@pytest.mark.parametrize("field", ["address", "privateAddress"])
+@pytest.mark.parametrize("address", BAD_ADDRESSES, ids=_address_id)
+def test_bad_host_addresses_name_the_key_and_the_stack(field: str, address: str) -> None:
+    key = f"webstack:hosts[1].{field}"
+    with pytest.raises(ConfigError) as error:
+        _load("production", _set(key, address))
+    assert error.value.keys == [key], str(error.value)
+    message = str(error.value)
+    assert "invalid config for stack 'production'" in message
+    problem = error.value.problems[0].detail
+    assert problem.startswith("got ") and "; allowed: an IP address" in problem, problem
+    assert "a DNS host name (lowercase labels" in message
+
+
+@pytest.mark.parametrize("address", ["10.0.0.256", "lb", "lb_1.example.com"])
+def test_bad_load_balancer_address_uses_the_same_check(address: str) -> None:
+    key = "webstack:kubernetes.loadBalancerAddress"
+    with pytest.raises(ConfigError) as error:
+        _load("production-k8s", _set(key, address))
+    assert error.value.keys == [key], str(error.value)
+    assert "stack 'production-k8s'" in str(error.value)
+    assert "allowed: an IP address" in str(error.value)
+
+
+def _edge_ports(http: int, https: int) -> Mutation:
+    def mutate(raw: dict[str, Any]) -> None:
+        raw["webstack:edge"]["httpPort"] = http
+        raw["webstack:edge"]["httpsPort"] = https
+
+    return mutate
+
+
+@pytest.mark.parametrize(("stack", "port"), [("local", 8443), ("staging", 443), ("production", 80)])
+def test_edge_port_clash_names_both_keys_and_the_stack(stack: str, port: int) -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(stack, _edge_ports(port, port))
+    assert error.value.keys == ["webstack:edge"], str(error.value)
+    message = str(error.value)
+    assert f"invalid config for stack '{stack}'" in message
+    assert f"allowed: different ports for edge.httpPort and edge.httpsPort (both are {port};" in message
+
+
+@pytest.mark.parametrize(("http", "https"), [(8080, 8443), (8443, 8080), (80, 443)])
+def test_edge_ports_that_differ_are_accepted(http: int, https: int) -> None:
+    config = _load("local", _edge_ports(http, https))
+    assert (config.edge.http_port, config.edge.https_port) == (http, https)
+
+
 def test_plaintext_secret_is_refused() -> None:
     def mutate(raw: dict[str, Any]) -> None:
         raw["webstack:cloudflareApiToken"] = "plain-token-value-1234567890"
