@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -118,10 +119,45 @@ def test_nightly_drift_detection() -> None:
     assert job["strategy"]["matrix"]["stack"] == ["staging", "production"]
 
 
+def pinned(path: Path, pattern: str) -> str:
+    """The one version a pin in `path` names (the pattern's group), failing if there is not exactly one."""
+    found = re.findall(pattern, path.read_text(), flags=re.MULTILINE)
+    assert len(found) == 1, f"{path.relative_to(PROJECT_DIR)}: expected one match of {pattern!r}, got {found}"
+    return str(found[0])
+
+
+def env_values(node: Any, name: str) -> list[str]:
+    """Every value `name` is given in an `env:` map anywhere in a workflow (workflow, job, step)."""
+    if isinstance(node, list):
+        return [v for item in node for v in env_values(item, name)]
+    if not isinstance(node, dict):
+        return []
+    found = [str(node["env"][name])] if isinstance(node.get("env"), dict) and name in node["env"] else []
+    return found + [v for key, value in node.items() if key != "env" for v in env_values(value, name)]
+
+
+def test_pulumi_cli_matches_the_sdk_pin_and_the_engine() -> None:
+    """The CLI the workflows install, the SDK the program and the pack run and the engine built here agree."""
+    sdk = pinned(PROJECT_DIR / "requirements.txt", r"^pulumi==(\S+)\s*$")
+    assert pinned(PROJECT_DIR / "policy" / "requirements.txt", r"^pulumi==(\S+)\s*$") == sdk
+    go_mod = PROJECT_DIR / "engine" / "cli" / "go.mod"
+    for module in ("pkg", "sdk"):
+        assert pinned(go_mod, rf"^\s*github\.com/pulumi/pulumi/{module}/v3 (v\S+)") == f"v{sdk}", module
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert len(files) == 3
+    for path in files:
+        document = workflow(path.name)
+        versions = env_values(document, "PULUMI_VERSION")
+        assert versions == [sdk], f"{path.name}: PULUMI_VERSION {versions}; requirements.txt pins pulumi=={sdk}"
+        steps = [step for job in document["jobs"].values() for step in pulumi_steps(job)]
+        assert steps, path.name
+        for step in steps:
+            assert step["pulumi-version"] == "${{ env.PULUMI_VERSION }}", path.name
+
+
 def test_workflows_use_only_secrets_the_readme_documents() -> None:
     readme = (PROJECT_DIR / "README.md").read_text()
     section = readme[readme.index("## Policy pack") :]
-    import re
 
     used = {m for p in WORKFLOWS.glob("*.yml") for m in re.findall(r"secrets\.([A-Z_]+)", p.read_text())}
     used |= {m for p in WORKFLOWS.glob("*.yml") for m in re.findall(r"vars\.([A-Z_]+)", p.read_text())}
