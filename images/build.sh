@@ -21,8 +21,8 @@
 #   --list    print "NAME TAG" of each image and exit
 #
 # Environment: WEBSTACK_IMAGE_CACHE (default ~/.cache/webstack/images),
-# WEBSTACK_DEBIAN_MIRROR (default http://deb.debian.org/debian),
-# WEBSTACK_DEBIAN_SECURITY_MIRROR (default http://deb.debian.org/debian-security),
+# WEBSTACK_DEBIAN_MIRROR (default: the URI of this machine's apt source for bookworm),
+# WEBSTACK_DEBIAN_SECURITY_MIRROR (default: the URI of its apt source for bookworm-security),
 # WEBSTACK_IMAGE_JOBS (images built at once, default 4).
 # Needs a running Docker engine (scripts/docker-engine.sh) and, to make the rootfs, root
 # (debootstrap is installed with apt-get when missing).
@@ -32,8 +32,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 CACHE=${WEBSTACK_IMAGE_CACHE:-${HOME:-/root}/.cache/webstack/images}
 SUITE=bookworm
-MIRROR=${WEBSTACK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-SECURITY_MIRROR=${WEBSTACK_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+MIRROR=${WEBSTACK_DEBIAN_MIRROR:-}                   # default: from apt's sources, below
+SECURITY_MIRROR=${WEBSTACK_DEBIAN_SECURITY_MIRROR:-} # likewise
 LABEL=webstack.context-hash
 BASE_TAG=webstack-local/debian:$SUITE
 
@@ -62,6 +62,75 @@ say() {
 die() {
   say "ERROR: $*"
   exit 1
+}
+
+# The URI of the machine's first apt source of Debian's archive for SUITE, without a
+# trailing slash; nothing when there is none. Reads apt's sources as apt does, in its
+# order: ETC/sources.list, then ETC/sources.list.d/*.list (one-line format) and *.sources
+# (deb822). An entry counts when it is of type `deb`, enabled, lists SUITE among its suites
+# and `main` among its components, has an http, https or file URI, and is signed by Debian's
+# archive keyring or names no keyring (another vendor's repository for SUITE names its own).
+#   usage: apt_source_uri SUITE [ETC]   (ETC: default /etc/apt)
+apt_source_uri() {
+  local suite=$1 etc=${2:-/etc/apt} file
+  local -a files=()
+  [[ -f "$etc/sources.list" ]] && files+=("$etc/sources.list")
+  # apt reads the parts in name order, whatever their format, and skips other names.
+  for file in "$etc"/sources.list.d/*; do
+    [[ -f "$file" && "${file##*/}" =~ ^[A-Za-z0-9_.-]+\.(list|sources)$ ]] && files+=("$file")
+  done
+  ((${#files[@]})) || return 0
+  # shellcheck disable=SC2016 # an awk program: its $0 is awk's
+  awk -v want="$suite" '
+    function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
+    function has(list, word,   n, w, i) {
+      n = split(trim(list), w, /[ \t]+/)
+      for (i = 1; i <= n; i++) if (w[i] == word) return 1
+      return 0
+    }
+    function consider(types, uris, suites, components, enabled, signed,   u) {
+      if (found != "" || !has(types, "deb") || tolower(trim(enabled)) == "no") return
+      if (!has(suites, want) || !has(components, "main")) return
+      signed = trim(signed)
+      if (signed != "" && signed !~ /^\/[^ \t]*\/debian-archive-[^ \t\/]*$/) return
+      split(trim(uris), u, /[ \t]+/)
+      if (u[1] !~ /^(https?|file):\/\//) return
+      sub(/\/+$/, "", u[1])
+      found = u[1]
+    }
+    function flush() {
+      if (stanza) consider(f["types"], f["uris"], f["suites"], f["components"], f["enabled"], f["signed-by"])
+      stanza = 0; field = ""; split("", f)
+    }
+    FNR == 1 { flush() }
+    FILENAME ~ /\.sources$/ {
+      if ($0 ~ /^#/) next
+      if ($0 ~ /^[ \t]*$/) { flush(); next }
+      if ($0 ~ /^[ \t]/) { if (field != "") f[field] = f[field] " " $0; next }
+      field = tolower(substr($0, 1, index($0, ":") - 1))
+      f[field] = substr($0, index($0, ":") + 1)
+      stanza = 1
+      next
+    }
+    {
+      line = $0
+      sub(/#.*/, "", line)
+      n = split(trim(line), w, /[ \t]+/)
+      if (w[1] != "deb") next
+      i = 2; options = ""
+      if (w[i] ~ /^\[/) {
+        while (i <= n) { options = options " " w[i]; if (w[i++] ~ /\]$/) break }
+      }
+      gsub(/[][]/, "", options)
+      signed = ""
+      m = split(trim(options), o, /[ \t]+/)
+      for (j = 1; j <= m; j++) if (o[j] ~ /^signed-by=/) signed = substr(o[j], 11)
+      components = ""
+      for (j = i + 2; j <= n; j++) components = components " " w[j]
+      consider("deb", w[i], w[i + 1], components, "yes", signed)
+    }
+    END { flush(); if (found != "") print found }
+  ' "${files[@]}"
 }
 
 usage() {
@@ -129,6 +198,19 @@ label_of() {
 id_of() {
   docker image inspect --format '{{ .Id }}' "$1" 2>/dev/null || true
 }
+
+# The mirrors: the environment's, else the machine's own apt sources (see apt_source_uri).
+if [[ -z "$MIRROR" ]]; then
+  MIRROR=$(apt_source_uri "$SUITE")
+  [[ -n "$MIRROR" ]] || die "no apt source of Debian's archive for $SUITE found in /etc/apt/sources.list or" \
+    "/etc/apt/sources.list.d/*.list, *.sources: set WEBSTACK_DEBIAN_MIRROR to a Debian mirror's URI"
+fi
+if [[ -z "$SECURITY_MIRROR" ]]; then
+  SECURITY_MIRROR=$(apt_source_uri "$SUITE-security")
+  [[ -n "$SECURITY_MIRROR" ]] || die "no apt source of Debian's archive for $SUITE-security found in" \
+    "/etc/apt/sources.list or /etc/apt/sources.list.d/*.list, *.sources: set WEBSTACK_DEBIAN_SECURITY_MIRROR" \
+    "to a Debian security mirror's URI"
+fi
 
 # --- the base ---------------------------------------------------------------------------
 
