@@ -4,11 +4,12 @@
 #   engine/build.sh                 build the core set if missing; print the bin dir (last line)
 #   engine/build.sh --print-bin     print the bin dir without building anything
 #   engine/build.sh --force         rebuild even if the cache stamp exists
-#   engine/build.sh kubernetes|random|docker
+#   engine/build.sh kubernetes|random|docker|command
 #                                   resource plugins, built by engine/plugins/<name>/build.sh into
-#                                   the same bin dir (core first: engine/build.sh core kubernetes)
-#   engine/build.sh command|cloudflare
-#                                   checks the Go module proxy and explains why they cannot be
+#                                   the same bin dir (core first: engine/build.sh core kubernetes);
+#                                   command from upstream's source snapshot (engine/third-party.sh),
+#                                   exit 3 when that folder is absent
+#   engine/build.sh cloudflare      checks the Go module proxy and explains why it cannot be
 #                                   built here (exit 3; see engine/NOTES.md)
 #
 #   export PATH="$(engine/build.sh | tail -1):$PATH"
@@ -146,9 +147,33 @@ build_core() {
 # Resource plugins built from the proxy: each has a wrapper under engine/plugins/<name>/ whose
 # build.sh writes the binary into a directory. They go into the same bin dir as the core set,
 # with a stamp keyed by a hash of their wrapper, so a changed pin rebuilds just that plugin.
-plugin_key() { # <name>: a hash of the plugin's directory and the shared bridge script
-	(cd "${ENGINE_DIR}/plugins" && find "$1" bridge.sh -type f ! -name '*.md' | LC_ALL=C sort |
-		while read -r f; do printf '== %s\n' "${f}"; cat "${f}"; done) | sha256sum | cut -c1-12
+plugin_key() { # <name>: a hash of the plugin's directory, the shared bridge script and plugin_inputs
+	{
+		(cd "${ENGINE_DIR}/plugins" && find "$1" bridge.sh -type f ! -name '*.md' | LC_ALL=C sort |
+			while read -r f; do printf '== %s\n' "${f}"; cat "${f}"; done)
+		plugin_inputs "$1"
+	} | sha256sum | cut -c1-12
+}
+
+# Inputs of a plugin that live outside engine/plugins/<name>: command is built from upstream's
+# source snapshot (engine/third-party.sh) at the version requirements.txt pins.
+plugin_inputs() { # <name>
+	[[ "$1" == command ]] || return 0
+	local source
+	source="$("${ENGINE_DIR}/third-party.sh" pulumi-command)"
+	(cd "${source}" && find . -type f | LC_ALL=C sort | while read -r f; do printf '== %s\n' "${f}"; cat "${f}"; done)
+	grep '^pulumi-command==' "${ENGINE_DIR}/../requirements.txt"
+}
+
+# A plugin whose upstream source snapshot is not here cannot be built: say what to do instead.
+plugin_source_missing() { # <name>
+	[[ "$1" == command ]] || return 1
+	"${ENGINE_DIR}/third-party.sh" pulumi-command >/dev/null 2>&1 && return 1
+	"${ENGINE_DIR}/third-party.sh" pulumi-command 2>&1 | sed 's/^engine\/third-party.sh: //' | while read -r line; do log "${line}"; done
+	log "  pulumi-resource-command cannot be built without it. On a machine with a Pulumi install that can"
+	log "  download plugins: pulumi plugin install resource command $(sed -n 's/^pulumi-command==//p' "${ENGINE_DIR}/../requirements.txt")"
+	log "  or set WEBSTACK_THIRD_PARTY to a folder holding pulumi-command/ (upstream's source, see its SOURCE.md)."
+	return 0
 }
 
 build_plugin() { # <name>
@@ -177,11 +202,8 @@ build_plugin() { # <name>
 # Plugins without a wrapper: their Go modules are not served by the module proxy this project
 # can reach (probed 2026-11: every tag and the release-commit pseudo-versions answer 403/404),
 # so there is nothing to build. The check stays so that the day the proxy serves them it says so.
-declare -A PLUGIN_MODULE=(
-	[command]="github.com/pulumi/pulumi-command/provider"
-	[cloudflare]="github.com/pulumi/pulumi-cloudflare/provider/v6"
-)
-declare -A PLUGIN_VERSION=([command]="v1.2.1" [cloudflare]="v6.23.1")
+declare -A PLUGIN_MODULE=([cloudflare]="github.com/pulumi/pulumi-cloudflare/provider/v6")
+declare -A PLUGIN_VERSION=([cloudflare]="v6.23.1")
 
 check_plugin() { # <name>
 	local name="$1" module="${PLUGIN_MODULE[$1]}" version="${PLUGIN_VERSION[$1]}"
@@ -189,7 +211,8 @@ check_plugin() { # <name>
 		log "pulumi-resource-${name} already in ${BIN_DIR}"
 		return 0
 	fi
-	local proxy="${GOPROXY:-https://proxy.golang.org}"
+	local proxy
+	proxy="$(go env GOPROXY)"
 	proxy="${proxy%%,*}"
 	local code
 	code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 \
@@ -215,7 +238,9 @@ for target in "${TARGETS[@]}"; do
 		fi
 		flock -u 9
 		;;
-	kubernetes | random | docker) build_plugin "${target}" ;;
+	kubernetes | random | docker | command)
+		if plugin_source_missing "${target}"; then status=3; else build_plugin "${target}"; fi
+		;;
 	*) check_plugin "${target}" || status=$? ;;
 	esac
 done

@@ -7,22 +7,35 @@
 # 2. images for `local`: the pinned public images when a registry answers, otherwise the
 #    local image set built from Debian's packages (WEBSTACK_IMAGE_SOURCE=local); the demo
 #    app image is always built here;
-# 3. the engine: an existing Pulumi install, or the CLI built from the Go module proxy
-#    (engine/ensure.sh); the provider plugins must be installed or downloadable;
+# 3. the engine: an existing Pulumi install, or the CLI, the Python host and the docker,
+#    random and command plugins built from the Go module proxy and upstream's source
+#    (engine/ensure.sh, engine/build.sh);
 # 4. state in .state/ (a local file backend, ignored by git), passphrase secrets; the
 #    local stack's passphrase is the documented default `webstack-local-only`, the other
 #    stacks need PULUMI_CONFIG_PASSPHRASE set by you;
 # 5. pulumi up, then the URLs.
+# Each step prints one progress line with its time; the whole run ends with its total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STACK="${1:-local}"
 shift || true
 
 log() { printf 'up: %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f s", b - a }'; }
+START="$(now)"
+step_start=""
+step() { # <description>: ends the previous step's line, starts the next
+	[ -n "${step_start}" ] && log "  done in $(since "${step_start}")"
+	log "$*"
+	step_start="$(now)"
+}
 
+step "setup: Debian packages and the Python virtualenv"
 bash scripts/setup.sh
 
 if [ "${STACK}" = local ]; then
+	step "the local Docker engine"
 	bash scripts/docker-engine.sh
 	if [ -z "${WEBSTACK_IMAGE_SOURCE:-}" ]; then
 		# One probe: can this Docker engine pull a pinned public image?
@@ -33,10 +46,11 @@ if [ "${STACK}" = local ]; then
 		fi
 	fi
 	export WEBSTACK_IMAGE_SOURCE
-	log "images: ${WEBSTACK_IMAGE_SOURCE}"
 	if [ "${WEBSTACK_IMAGE_SOURCE}" = local ]; then
+		step "images: the local image set, built from Debian's packages (images/build.sh)"
 		bash images/build.sh
 	else
+		step "images: pinned public images from the registry; the demo app built here"
 		bash images/build.sh demo-app
 	fi
 	export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-webstack-local-only}"
@@ -45,34 +59,35 @@ elif [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_
 	exit 2
 fi
 
+step "the engine: an installed Pulumi, or the CLI and Python host built here (engine/ensure.sh)"
 ENGINE_BIN="$(engine/ensure.sh | tail -1)"
 export PATH="${ENGINE_BIN}:${PATH}"
 case "${ENGINE_BIN}" in
 "${WEBSTACK_ENGINE_CACHE:-${HOME}/.cache/webstack/engine}"/*)
-	# Our own build: nothing can be downloaded. Build the plugins the Go module proxy allows
-	# (engine/plugins: docker, random); the others must already be there.
+	# Our own build: nothing can be downloaded. Build the provider plugins the program uses
+	# (docker and random from the Go module proxy, command from upstream's source).
 	export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-	engine/build.sh core docker random >/dev/null
-	missing=()
-	for plugin in docker command random; do
-		command -v "pulumi-resource-${plugin}" >/dev/null ||
-			compgen -G "${PULUMI_HOME:-${HOME}/.pulumi}/plugins/resource-${plugin}-v*" >/dev/null ||
-			missing+=("${plugin}")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "missing provider plugins: ${missing[*]}. They cannot be built here (engine/NOTES.md, 'Resource plugins');"
-		log "install them with: pulumi plugin install resource NAME VERSION --file BINARY"
-		log "(versions: docker 5.2.0, command 1.2.1, random 4.21.4), or put pulumi-resource-NAME on PATH."
+	step "provider plugins: docker, random, command (engine/build.sh)"
+	if ! engine/build.sh core docker random command >/dev/null; then
+		log "a provider plugin could not be built (above). With a Pulumi install that can download plugins:"
+		log "  pulumi plugin install resource NAME VERSION (docker 5.2.0, command 1.2.1, random 4.21.4)"
 		exit 3
 	fi
 	;;
 esac
 
+step "pulumi up --stack ${STACK}"
 mkdir -p .state
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://${PWD}/.state}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 pulumi stack select --create "${STACK}" --non-interactive
 pulumi up --yes --stack "${STACK}" --non-interactive "$@"
+step_start_done="$(since "${step_start}")"
+log "  done in ${step_start_done}"
+
 echo
+echo "endpoints:"
 pulumi stack output endpoints --stack "${STACK}" --json
+echo "monitoring:"
 pulumi stack output monitoring --stack "${STACK}" --json
+log "stack ${STACK} is up; whole run $(since "${START}")"
