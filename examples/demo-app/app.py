@@ -17,7 +17,7 @@ Environment:
 
 Routes, both roles: GET /health (200 "ok", never touches Redis), GET /metrics
 (Prometheus text: http_requests_total{status}, http_request_duration_seconds histogram).
-backend: GET /api/hits, POST /api/auth/login, GET /api/data, GET /api/slow?seconds=N,
+backend: GET /api/ (an index: version, replica, routes), GET /api/hits, POST /api/auth/login, GET /api/data, GET /api/slow?seconds=N,
 GET /api/ws (WebSocket: a greeting naming the replica, then an echo).
 frontend: GET /, GET /index.html, GET /static/app.js.
 
@@ -270,6 +270,7 @@ class App:
         }
         if role == "backend":
             self.routes |= {
+                ("GET", "/api/"): self.api_index,
                 ("GET", "/api/hits"): self.api_hits,
                 ("POST", "/api/auth/login"): self.api_login,
                 ("GET", "/api/data"): self.api_data,
@@ -285,6 +286,11 @@ class App:
                 ("GET", "/index.html"): lambda h, q: page,
                 ("GET", "/static/app.js"): lambda h, q: script,
             }
+
+    def api_index(self, handler: Handler, query: dict[str, list[str]]) -> Response:
+        """What the API base URL (the stack's `endpoints.api` output) answers: who and what is here."""
+        routes = sorted(path for method, path in self.routes if path.startswith("/api/") and path != "/api/")
+        return json_response(200, {"service": "backend", "version": VERSION, "replica": self.replica, "routes": routes})
 
     def api_hits(self, handler: Handler, query: dict[str, list[str]]) -> Response:
         try:

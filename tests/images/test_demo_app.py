@@ -279,6 +279,14 @@ def test_data_is_json_larger_than_2_kib(start_app) -> None:
     assert body["replica"] == "backend-7" and len(body["items"]) == body["count"] > 0
 
 
+def test_api_base_url_answers_with_version_replica_and_routes(start_app) -> None:
+    reply = start_app(REDIS_URL=closed_port_url()).get("/api/")
+    assert reply.status == 200
+    body = json.loads(reply.body)
+    assert body["service"] == "backend" and body["replica"] == "backend-7" and body["version"] == "0.1.0"
+    assert {"/api/data", "/api/hits", "/api/auth/login", "/api/ws"} <= set(body["routes"])
+
+
 def test_every_response_names_the_replica(start_app) -> None:
     app = start_app(REDIS_URL=closed_port_url())
     for method, path, status in [
