@@ -15,6 +15,8 @@ enforces Pod Security `restricted`, which a node exporter cannot run under).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 
 import pulumi
@@ -32,12 +34,16 @@ from .render.monitoring import (
     render_grafana_dashboard_providers,
     render_grafana_datasources,
     render_prometheus_config,
+    render_targets_file,
 )
 from .vps_host import VpsHost
 from .wiring import Endpoint, container_defaults, endpoint, env_list, http_healthcheck, internal_port, uploads
 
 NODE_EXPORTER_PORT = 9100
-RULES = "/etc/prometheus/rules/webstack.rules.yml"
+# Prometheus on docker: the host's config folder, bound read-only (config, rules, targets).
+PROMETHEUS_DIR = "/etc/prometheus/webstack"
+RULES_FILE = "rules/webstack.rules.yml"
+RULES = f"{PROMETHEUS_DIR}/{RULES_FILE}"
 ALERTMANAGER_CONF = "/etc/alertmanager/alertmanager.yml"
 GRAFANA_PROVISIONING = "/etc/grafana/provisioning"
 GRAFANA_DASHBOARDS = "/var/lib/grafana-dashboards"
@@ -426,49 +432,7 @@ class MonitoringStack(pulumi.ComponentResource):
         )
 
         rules = render_alert_rules(mon.thresholds, environment=cfg.environment, backups=cfg.backup.enabled)
-        prometheus_yml = pulumi.Output.all(
-            **{job: pulumi.Output.all(*[e.from_host(host.name) for e in eps]) for job, eps in targets.items()}
-        ).apply(
-            lambda resolved: render_prometheus_config(
-                scrape_interval_s=mon.scrape_interval_s,
-                jobs=[
-                    ScrapeJob(
-                        name=job,
-                        targets=sorted(resolved[job]),
-                        metrics_path=args.metrics_paths.get(job, "/metrics"),
-                        labels=args.target_labels.get(job, {}),
-                    )
-                    for job in sorted(resolved)
-                ]
-                + [
-                    ScrapeJob(name="prometheus", targets=["localhost:9090"]),
-                    ScrapeJob(name="alertmanager", targets=["alertmanager:9093"]),
-                ],
-                alertmanager_targets=["alertmanager:9093"],
-                rule_files=[RULES],
-                environment=cfg.environment,
-            )
-        )
-        self.prometheus_config = prometheus_yml
-        prometheus = self._container(
-            name,
-            args,
-            "prometheus",
-            cfg.images.prometheus,
-            command=[
-                "--config.file=/etc/prometheus/prometheus.yml",
-                "--storage.tsdb.path=/prometheus",
-                f"--storage.tsdb.retention.time={mon.retention_days}d",
-                "--web.enable-lifecycle",
-            ],
-            files={"/etc/prometheus/prometheus.yml": prometheus_yml, RULES: rules},
-            data_path="/prometheus",
-            internal=9090,
-            published=mon.prometheus_port,
-            health="/-/ready",
-            user="65534:65534",
-            depends_on=[alertmanager],
-        )
+        prometheus = self._prometheus(name, args, host, targets, rules, depends_on=[alertmanager])
 
         self._grafana_password(name)
         if mon.grafana:
@@ -514,6 +478,85 @@ class MonitoringStack(pulumi.ComponentResource):
             )
         )
 
+    def _prometheus(
+        self,
+        name: str,
+        args: MonitoringStackArgs,
+        host: VpsHost,
+        targets: dict[str, list[Endpoint]],
+        rules: str,
+        *,
+        depends_on: list[pulumi.Resource],
+    ) -> docker.Container:
+        """Prometheus reads its config from a host folder bound into the container. Each job's
+        targets are a file it watches, so a roll of the app (new replica names) rewrites a file
+        and restarts nothing; a change of the config or the rules reloads it in place."""
+        mon = args.config.monitoring
+        conf_dir = f"{host.config_root}/monitoring/prometheus"
+        jobs = [
+            ScrapeJob(
+                name=job,
+                targets=[],
+                metrics_path=args.metrics_paths.get(job, "/metrics"),
+                targets_file=f"{PROMETHEUS_DIR}/targets/{job}.json",
+            )
+            for job in sorted(targets)
+        ]
+        prometheus_yml = render_prometheus_config(
+            scrape_interval_s=mon.scrape_interval_s,
+            jobs=[
+                *jobs,
+                ScrapeJob(name="prometheus", targets=["localhost:9090"]),
+                ScrapeJob(name="alertmanager", targets=["alertmanager:9093"]),
+            ],
+            alertmanager_targets=["alertmanager:9093"],
+            rule_files=[RULES],
+            environment=args.config.environment,
+        )
+        self.prometheus_config = pulumi.Output.from_input(prometheus_yml)
+        written = [
+            host.write_file(f"{name}-prometheus-config", f"{conf_dir}/prometheus.yml", prometheus_yml, parent=self),
+            host.write_file(f"{name}-prometheus-rules", f"{conf_dir}/{RULES_FILE}", rules, parent=self),
+        ]
+        for job, endpoints in sorted(targets.items()):
+            listed = pulumi.Output.all(*[e.from_host(host.name) for e in endpoints]).apply(
+                functools.partial(render_targets_file, job=job, labels=args.target_labels.get(job, {}))
+            )
+            written.append(
+                host.write_file(f"{name}-targets-{job}", f"{conf_dir}/targets/{job}.json", listed, parent=self)
+            )
+        container = self._container(
+            name,
+            args,
+            "prometheus",
+            args.config.images.prometheus,
+            command=[
+                f"--config.file={PROMETHEUS_DIR}/prometheus.yml",
+                "--storage.tsdb.path=/prometheus",
+                f"--storage.tsdb.retention.time={mon.retention_days}d",
+                "--web.enable-lifecycle",
+            ],
+            files={},
+            config_dir=(conf_dir, PROMETHEUS_DIR),
+            data_path="/prometheus",
+            internal=9090,
+            published=mon.prometheus_port,
+            health="/-/ready",
+            user="65534:65534",
+            depends_on=[*depends_on, *written],
+        )
+        # A new config or new rules: checked by promtool inside the container, then a reload.
+        prometheus_name = f"webstack-{args.stack}-prometheus"
+        host.run(
+            f"{name}-prometheus-reload",
+            f"docker exec {prometheus_name} promtool check config {PROMETHEUS_DIR}/prometheus.yml >/dev/null"
+            f" && docker kill --signal HUP {prometheus_name} >/dev/null",
+            parent=self,
+            triggers=[hashlib.sha256(f"{prometheus_yml}\0{rules}".encode()).hexdigest()],
+            depends_on=[container, *written],
+        )
+        return container
+
     def _image(self, name: str, host: VpsHost, kind: str, image: str) -> docker.RemoteImage:
         key = f"{host.name}/{kind}"
         if key not in self._images:
@@ -541,12 +584,11 @@ class MonitoringStack(pulumi.ComponentResource):
                     host_path=f"{host.config_root}/textfile", container_path="/textfile", read_only=True
                 ),
             ],
-            pid_mode="host",
             healthcheck=http_healthcheck(f"http://127.0.0.1:{NODE_EXPORTER_PORT}/"),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=["node-exporter"])],
             ports=[internal_port(NODE_EXPORTER_PORT, host.internal_address)] if host.multi_host else [],
             user="65534:65534",
-            **container_defaults(memory_mb=64),
+            **container_defaults(memory_mb=64, host_pid=True),
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
         )
         return endpoint(
@@ -574,9 +616,17 @@ class MonitoringStack(pulumi.ComponentResource):
         secret_files: list[str] | None = None,
         env: dict[str, str] | None = None,
         secret_env: dict[str, pulumi.Input[str]] | None = None,
+        config_dir: tuple[str, str] | None = None,
         depends_on: list[pulumi.Resource] | None = None,
     ) -> docker.Container:
+        """One monitoring container: its data volume, its files (uploaded at creation, or a host
+        folder bound read-only: `config_dir` = (host path, container path)), loopback port."""
         host = args.hosts[args.config.monitoring.host or ""]
+        volumes = [docker.ContainerVolumeArgs(volume_name=self.volumes[kind].name, container_path=data_path)]
+        if config_dir is not None:
+            volumes.append(
+                docker.ContainerVolumeArgs(host_path=config_dir[0], container_path=config_dir[1], read_only=True)
+            )
         return docker.Container(
             f"{name}-{kind}",
             name=f"webstack-{args.stack}-{kind}",
@@ -584,7 +634,7 @@ class MonitoringStack(pulumi.ComponentResource):
             command=command,
             envs=env_list(env or {}, secret_env),
             uploads=uploads(files, secret=secret_files or []),
-            volumes=[docker.ContainerVolumeArgs(volume_name=self.volumes[kind].name, container_path=data_path)],
+            volumes=volumes,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=[kind])],
             # Loopback only: operators come in through an SSH tunnel.
             ports=[docker.ContainerPortArgs(internal=internal, external=published, ip="127.0.0.1")],

@@ -17,8 +17,8 @@ LOG_DRIVER = "json-file"
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 
 
-def container_defaults(*, memory_mb: int, cpus: float | None = None) -> dict[str, Any]:
-    """Keyword arguments every webstack container gets."""
+def container_defaults(*, memory_mb: int, cpus: float | None = None, host_pid: bool = False) -> dict[str, Any]:
+    """Keyword arguments every webstack container gets (`host_pid`: it shares the host's PIDs)."""
     defaults: dict[str, Any] = {
         "restart": RESTART,
         "log_driver": LOG_DRIVER,
@@ -30,6 +30,11 @@ def container_defaults(*, memory_mb: int, cpus: float | None = None) -> dict[str
         "security_opts": ["no-new-privileges:true"],
         "must_run": True,
     }
+    if host_pid:
+        # Docker turns SELinux labelling off for a container in the host's PID namespace and
+        # reports `label=disable` back: declared, so that a refresh finds no drift.
+        defaults["pid_mode"] = "host"
+        defaults["security_opts"] = ["label=disable", "no-new-privileges:true"]
     if cpus is not None:
         defaults["cpus"] = str(cpus)
     return defaults

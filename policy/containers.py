@@ -6,7 +6,8 @@ from what the container runs instead: its command, environment, labels and name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from .common import as_dict, as_int, as_list, parse_env
@@ -121,6 +122,40 @@ def uploads(props: Mapping[str, Any]) -> dict[str, Any]:
         upload = as_dict(item)
         if isinstance(upload.get("file"), str):
             out[upload["file"]] = upload.get("content")
+    return out
+
+
+# VpsHost.write_file: `mkdir -p DIR && cat > PATH.tmp && chmod MODE PATH.tmp && mv PATH.tmp PATH`,
+# the content on stdin.
+_WRITES_FILE = re.compile(r"\bcat > (?P<path>\S+)\.tmp && chmod \d+ (?P=path)\.tmp && mv (?P=path)\.tmp (?P=path)$")
+COMMANDS = frozenset({"command:remote:Command", "command:local:Command"})
+
+
+def host_files(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """Files the stack writes on its hosts with command resources: path -> content (or UNKNOWN).
+    Paths of different hosts are not told apart: a policy reads them beside one container."""
+    out: dict[str, Any] = {}
+    for resource_type, props in resources:
+        create = props.get("create")
+        if resource_type in COMMANDS and isinstance(create, str) and "stdin" in props:
+            match = _WRITES_FILE.search(create)
+            if match:
+                out[match["path"]] = props.get("stdin")
+    return out
+
+
+def container_files(props: Mapping[str, Any], written: Mapping[str, Any]) -> dict[str, Any]:
+    """Files a container reads: its uploads, and the host files under its bind mounts (at the
+    path the container sees them)."""
+    out = uploads(props)
+    for item in as_list(props.get("volumes")):
+        volume = as_dict(item)
+        host, inside = volume.get("hostPath"), volume.get("containerPath")
+        if isinstance(host, str) and isinstance(inside, str):
+            prefix = host.rstrip("/") + "/"
+            for path, content in written.items():
+                if path.startswith(prefix):
+                    out[f"{inside.rstrip('/')}/{path[len(prefix) :]}"] = content
     return out
 
 

@@ -31,7 +31,9 @@ from .containers import (
     POD_SPEC_PATHS,
     PROMETHEUS_RULE,
     config_map_files,
+    container_files,
     container_name,
+    host_files,
     k8s_env,
     pod_containers,
     role,
@@ -352,8 +354,9 @@ def production_monitoring(args: StackValidationArgs, report_violation: ReportVio
     if not any(r.resource_type == MONITORING_STACK for r, _ in resources):
         report_violation(f"{environment}: the stack declares no MonitoringStack, so nothing alerts; {fix}", None)
         return
-    # Each Prometheus with the files it reads: a container's uploads; on Kubernetes, the
-    # stack's ConfigMaps and PrometheusRules.
+    # Each Prometheus with the files it reads: a container's uploads and the host files bound
+    # into it; on Kubernetes, the stack's ConfigMaps and PrometheusRules.
+    written = host_files((r.resource_type, p) for r, p in resources)
     k8s_files: dict[str, Any] = config_map_files([(r.resource_type, r.name, p) for r, p in resources])
     for r, p in resources:
         if r.resource_type == PROMETHEUS_RULE:
@@ -364,7 +367,7 @@ def production_monitoring(args: StackValidationArgs, report_violation: ReportVio
         if r.resource_type == CONTAINER:
             what = role(p, r.name)
             if what == "prometheus":
-                prometheus.append((r, uploads(p)))
+                prometheus.append((r, container_files(p, written)))
             alertmanager = alertmanager or what == "alertmanager"
         for pod in pod_containers(r.resource_type, p, init=False):
             image, pod_args = _image(pod), " ".join(str(a) for a in as_list(pod.get("args")))
@@ -376,8 +379,12 @@ def production_monitoring(args: StackValidationArgs, report_violation: ReportVio
         return
     if not alertmanager:
         report_violation(f"{environment}: no Alertmanager runs, so alerts reach nobody; {fix}", None)
-    for resource, files in prometheus:
-        if any(is_unknown(c) for c in files.values()):
+    for resource, all_files in prometheus:
+        # Not known yet in a preview: the targets of new replicas; the config and the rules are.
+        files = {path: c for path, c in all_files.items() if not is_unknown(c)}
+        if len(files) < len(all_files) and not any(
+            isinstance(c, str) and "scrape_configs" in c for c in files.values()
+        ):
             continue
         parsed = {path: _alerts(c) for path, c in files.items() if isinstance(c, str)}
         rule_files: dict[str, list[str]] = {path: alerts for path, alerts in parsed.items() if alerts is not None}

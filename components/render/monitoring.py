@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -80,6 +80,9 @@ class ScrapeJob:
     targets: list[str]  # "host:port"
     metrics_path: str = "/metrics"
     labels: dict[str, str] = field(default_factory=dict)  # static labels, e.g. {"service": "backend"}
+    # Where Prometheus reads this job's targets and labels (file-based discovery) instead of
+    # its config: targets that move with a deploy then need no reload (render_targets_file).
+    targets_file: str | None = None
 
     def validate(self) -> None:
         if not _JOB_NAME.match(self.name):
@@ -128,12 +131,27 @@ def render_prometheus_config(
     config["rule_files"] = list(rule_files)
     scrape_configs: list[dict[str, Any]] = []
     for job in jobs:
-        static: dict[str, Any] = {"targets": list(job.targets)}
-        if job.labels:
-            static["labels"] = dict(job.labels)
-        scrape_configs.append({"job_name": job.name, "metrics_path": job.metrics_path, "static_configs": [static]})
+        scrape: dict[str, Any] = {"job_name": job.name, "metrics_path": job.metrics_path}
+        if job.targets_file is not None:
+            # Prometheus watches the file; the interval is the fallback when a change is missed.
+            scrape["file_sd_configs"] = [{"files": [job.targets_file], "refresh_interval": "30s"}]
+        else:
+            static: dict[str, Any] = {"targets": list(job.targets)}
+            if job.labels:
+                static["labels"] = dict(job.labels)
+            scrape["static_configs"] = [static]
+        scrape_configs.append(scrape)
     config["scrape_configs"] = scrape_configs
     return _dump(config)
+
+
+def render_targets_file(targets: Sequence[str], *, job: str, labels: Mapping[str, str] | None = None) -> str:
+    """A job's targets and static labels in Prometheus' file-based discovery format (JSON)."""
+    ScrapeJob(name=job, targets=list(targets), labels=dict(labels or {})).validate()
+    group: dict[str, Any] = {"targets": sorted(targets)}
+    if labels:
+        group["labels"] = dict(labels)
+    return json.dumps([group], indent=2) + "\n"
 
 
 # --- Alert rules ------------------------------------------------------------------------

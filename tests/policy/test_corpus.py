@@ -382,7 +382,7 @@ CORPUS: list[Case] = [
     case(
         "no-alert-rules",
         {"production-monitoring"},
-        resources=lambda r: edit_upload(named(r, "monitoring-prometheus"), ".rules.yml", lambda _: "groups: []\n"),
+        resources=lambda r: edit_stdin(named(r, "monitoring-prometheus-rules"), lambda _: "groups: []\n"),
     ),
     case(
         "no-monitoring-in-production",

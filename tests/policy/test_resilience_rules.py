@@ -172,6 +172,38 @@ def monitoring_stack(
     return out
 
 
+def monitoring_on_host(rules: str = RULES) -> list[tuple[str, str, dict[str, Any]]]:
+    """As declared on docker: the config and rules written on the host, bound into Prometheus."""
+    conf_dir = "/opt/webstack/production/monitoring/prometheus"
+
+    def write(path: str, content: object) -> dict[str, Any]:
+        return {
+            "create": f"mkdir -p {conf_dir} && cat > {path}.tmp && chmod 0644 {path}.tmp && mv {path}.tmp {path}",
+            "stdin": content,
+        }
+
+    config = PROMETHEUS_YML.replace("/etc/prometheus/rules/*.yml", "/etc/prometheus/webstack/rules/*.yml")
+    prometheus = {
+        "name": "webstack-production-prometheus",
+        "command": ["--config.file=/etc/prometheus/webstack/prometheus.yml", "--storage.tsdb.path=/prometheus"],
+        "volumes": [
+            {"volumeName": "webstack-production-prometheus", "containerPath": "/prometheus"},
+            {"hostPath": conf_dir, "containerPath": "/etc/prometheus/webstack", "readOnly": True},
+        ],
+    }
+    return [
+        *[item for item in monitoring_stack() if item[1] != "monitoring-prometheus"],
+        (CONTAINER, "monitoring-prometheus", prometheus),
+        ("command:remote:Command", "monitoring-prometheus-config", write(f"{conf_dir}/prometheus.yml", config)),
+        ("command:remote:Command", "monitoring-prometheus-rules", write(f"{conf_dir}/rules/webstack.yml", rules)),
+        (
+            "command:remote:Command",
+            "monitoring-targets-node",
+            write(f"{conf_dir}/targets/node.json", UNKNOWN_STRING_VALUE),
+        ),
+    ]
+
+
 def monitoring(resources: list[tuple[str, str, dict[str, Any]]], config: dict[str, Any] | None = None) -> Reports:
     reports = Reports()
     production_monitoring(stack_args(resources, config=config), reports)
@@ -195,6 +227,13 @@ def test_production_monitoring() -> None:
     )
     assert "at least 3" in monitoring(monitoring_stack(), {"minAlertRules": 3}).text()
     assert not monitoring(monitoring_stack(), {"environment": "local"})
+
+
+def test_production_monitoring_reads_the_host_files_bound_into_prometheus() -> None:
+    """On docker the config and rules are host files bound into the container; targets of new
+    replicas are not known in a preview, and that does not hide the rest."""
+    assert not monitoring(monitoring_on_host())
+    assert "loads 0 alert rules" in monitoring(monitoring_on_host(rules="groups: []\n")).text()
 
 
 # --- Kubernetes workloads ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import yaml
 
 from components.config import Thresholds
 from components.render import monitoring as m
+from tests.images.helpers import free_port, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -157,6 +159,76 @@ def test_prometheus_config_passes_promtool(
         assert static["targets"] == job.targets
         assert static.get("labels", {}) == job.labels
         assert scraped[job.name]["metrics_path"] == job.metrics_path
+
+
+def _file_sd_config(directory: Path) -> str:
+    return m.render_prometheus_config(
+        scrape_interval_s=1,
+        jobs=[
+            m.ScrapeJob("prometheus", ["localhost:9090"]),
+            m.ScrapeJob("app-backend", [], targets_file=str(directory / "targets" / "app-backend.json")),
+        ],
+        alertmanager_targets=[],
+        rule_files=[],
+        environment="local",
+    )
+
+
+def _replace(path: Path, text: str) -> None:
+    """As VpsHost.write_file does: a temporary file, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(text)
+    path.with_suffix(".tmp").rename(path)
+
+
+def test_targets_file_passes_promtool(promtool: str, tmp_path: Path) -> None:
+    _write(tmp_path, "prometheus.yml", _file_sd_config(tmp_path))
+    _replace(
+        tmp_path / "targets" / "app-backend.json",
+        m.render_targets_file(["b-0:8000", "b-1:8000"], job="app-backend", labels={"service": "backend"}),
+    )
+    _ok([promtool, "check", "config", "prometheus.yml"], tmp_path)
+    groups = json.loads((tmp_path / "targets" / "app-backend.json").read_text())
+    assert groups == [{"targets": ["b-0:8000", "b-1:8000"], "labels": {"service": "backend"}}]
+    with pytest.raises(ValueError, match="not host:port"):
+        m.render_targets_file(["no-port"], job="app-backend")
+
+
+def test_prometheus_follows_a_rewritten_targets_file_without_a_reload(tmp_path: Path) -> None:
+    """Debian's Prometheus: a roll rewrites the targets file, and the same process scrapes
+    the new replicas (what lets a deploy of the app leave Prometheus alone)."""
+    binary = _tool("prometheus", "prometheus")
+    port = free_port()
+    targets = tmp_path / "targets" / "app-backend.json"
+    _replace(targets, m.render_targets_file(["old-0:8000", "old-1:8000"], job="app-backend"))
+    _write(tmp_path, "prometheus.yml", _file_sd_config(tmp_path))
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def scraped() -> set[str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/targets", timeout=5) as response:
+                active = json.load(response)["data"]["activeTargets"]
+        except OSError:
+            return set()
+        return {t["labels"]["instance"] for t in active if t["labels"]["job"] == "app-backend"}
+
+    try:
+        wait_until(lambda: scraped() == {"old-0:8000", "old-1:8000"}, timeout=60, what="the first targets")
+        _replace(targets, m.render_targets_file(["new-0:8000", "new-1:8000"], job="app-backend"))
+        wait_until(lambda: scraped() == {"new-0:8000", "new-1:8000"}, timeout=60, what="the rewritten targets")
+        assert process.poll() is None, "Prometheus exited"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def test_prometheus_config_without_alertmanager_or_rules(promtool: str, tmp_path: Path) -> None:

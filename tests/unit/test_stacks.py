@@ -34,13 +34,15 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
         "docker:index/network:Network": 1,
         "docker:index/volume:Volume": 5,
         "pulumi:providers:docker": 1,
-        "command:local:Command": 3,  # tls, nginx.conf, reload
+        # edge: tls, nginx.conf, reload; Prometheus: config, rules, reload, a targets file per
+        # job (node, nginx, redis, app-backend, app-frontend)
+        "command:local:Command": 11,
         "random:index/randomPassword:RandomPassword": 4,  # session secret, redis, grafana, restic
     },
     "staging": {
         "webstack:host:VpsHost": 1,
         CONTAINER: 12,
-        "command:remote:Command": 5,  # bootstrap, csr, cert, nginx.conf, reload
+        "command:remote:Command": 13,  # bootstrap, csr, cert, nginx.conf, reload; Prometheus 3 + 5 targets
         "cloudflare:index/dnsRecord:DnsRecord": 2,
         "cloudflare:index/zoneSetting:ZoneSetting": 3,
         "cloudflare:index/ruleset:Ruleset": 1,
@@ -51,7 +53,7 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
         "webstack:host:VpsHost": 6,
         CONTAINER: 23,  # edge 2, app 5, redis 6 (primary, replica, 3 sentinels, exporter), monitoring 3 + 6 node exporters, backup 1
         "pulumi:providers:docker": 6,
-        "command:remote:Command": 10,
+        "command:remote:Command": 18,  # 10 + Prometheus config, rules, reload, 5 targets files
         "cloudflare:index/dnsRecord:DnsRecord": 3,
         "docker:index/volume:Volume": 5,
     },
