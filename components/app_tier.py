@@ -227,8 +227,9 @@ class AppTier(pulumi.ComponentResource):
                     docker.ContainerLabelArgs(label="webstack.service", value=service_name),
                     docker.ContainerLabelArgs(label="webstack.replica", value=replica),
                 ],
+                # A replica that is not healthy in time fails the deploy (the edge keeps the old ones).
                 wait=True,
-                wait_timeout=180,
+                wait_timeout=service.startup_timeout_s,
                 **container_defaults(memory_mb=service.memory_mb, cpus=service.cpus),
                 opts=pulumi.ResourceOptions(parent=self, provider=host.docker),
             )

@@ -148,6 +148,21 @@ class EdgeConfig(Model):
     worker_connections: Annotated[int, Field(ge=512, le=65535)] = 4096
     hsts_max_age: Annotated[int, Field(ge=0)] = 31_536_000
 
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_rates(cls, data: Any) -> Any:
+        """`pulumi config set --path webstack:edge.apiRate.burst 30` sets one half of a limit:
+        the other half keeps its default instead of becoming a missing key."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for field_name in ("api_rate", "login_rate", "frontend_rate"):
+            default: RateLimit = cls.model_fields[field_name].default
+            for key in (to_camel(field_name), field_name):
+                if isinstance(merged.get(key), dict):
+                    merged[key] = {**default.model_dump(by_alias=True), **merged[key]}
+        return merged
+
     @model_validator(mode="after")
     def _ports(self) -> EdgeConfig:
         if self.http_port == self.https_port:
@@ -232,6 +247,8 @@ class ServiceConfig(Model):
     login_paths: list[UrlPath] = Field(default_factory=list)
     websocket_path: UrlPath | None = None
     health_path: UrlPath = "/health"
+    # How long a new replica may take to pass its first health check before a deploy stops.
+    startup_timeout_s: Annotated[int, Field(ge=15, le=900)] = 90
     metrics_path: UrlPath | None = "/metrics"
     env: dict[EnvName, str] = Field(default_factory=dict)
     secret_env: dict[EnvName, SecretRef] = Field(default_factory=dict)

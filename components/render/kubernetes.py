@@ -312,7 +312,8 @@ def app_deployment(target: Target, app: AppSpec, *, pod_annotations: Mapping[str
         "env": env,
         "resources": resources(svc.cpus, svc.memory_mb),
         "securityContext": container_security(uid=uid, gid=gid, read_only=svc.read_only_root_filesystem),
-        "startupProbe": http_probe(svc.health_path, "http", period_s=2, failures=30),
+        # As on docker: startupTimeoutS to pass a first health check, else the pod restarts.
+        "startupProbe": http_probe(svc.health_path, "http", period_s=2, failures=svc.startup_timeout_s // 2),
         "readinessProbe": http_probe(svc.health_path, "http", period_s=5),
         "livenessProbe": http_probe(svc.health_path, "http", period_s=10),
         # Out of the Service's endpoints first, then stop: no request lands on a dying pod.

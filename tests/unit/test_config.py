@@ -297,3 +297,14 @@ def test_provider_namespaces_are_left_alone() -> None:
 )
 def test_image_is_pinned(ref: str, pinned: bool) -> None:
     assert image_is_pinned(ref) is pinned
+
+
+def test_one_half_of_a_rate_limit_keeps_the_other_half_default() -> None:
+    """`pulumi config set --path webstack:edge.apiRate.burst 30` on a stack that sets no apiRate."""
+    config = _load("local", _set("webstack:edge.apiRate", {"burst": 30}))
+    assert (config.edge.api_rate.rate, config.edge.api_rate.burst) == (10, 30)
+    config = _load("local", _set("webstack:edge.loginRate", {"rate": 2}))
+    assert (config.edge.login_rate.rate, config.edge.login_rate.burst) == (2, 5)
+    with pytest.raises(ConfigError) as error:
+        _load("local", _set("webstack:edge.apiRate", {"burst": -1}))
+    assert "webstack:edge.apiRate.burst" in error.value.keys
