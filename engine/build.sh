@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the Pulumi engine (CLI + Python language host) from the Go module proxy into a cache.
+# Build the Pulumi engine (CLI + the official Python language host) into a cache.
 #
 #   engine/build.sh                 build the core set if missing; print the bin dir (last line)
 #   engine/build.sh --print-bin     print the bin dir without building anything
@@ -15,14 +15,18 @@
 #   export PATH="$(engine/build.sh | tail -1):$PATH"
 #   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 #
-# Core set, all from the Go module proxy (pinned by the go.mod/go.sum files under engine/):
+# Core set (the versions pinned by engine/cli/go.mod and go.sum):
 #   pulumi                          github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (engine/cli)
-#   pulumi-language-python          engine/language-python, on github.com/pulumi/pulumi/sdk/v3
+#   pulumi-language-python          the official host, built from upstream's source snapshot of
+#                                   sdk/python/cmd/pulumi-language-python at the CLI's tag, which
+#                                   engine/third-party.sh finds (its module is not on the proxy;
+#                                   everything it imports is). Exit 3 when that folder is absent.
 #   pulumi-language-python-exec     copied from the sdk/v3 module zip
 #   pulumi-resource-pulumi-python   copied from the sdk/v3 module zip (Python dynamic providers)
 #
-# Environment: WEBSTACK_ENGINE_CACHE (default ~/.cache/webstack/engine). Go's own GOPROXY,
-# GOMODCACHE and GOCACHE are honoured. Needs Go >= 1.25.11 on PATH, curl only for plugin checks.
+# Environment: WEBSTACK_ENGINE_CACHE (default ~/.cache/webstack/engine), WEBSTACK_THIRD_PARTY
+# (see engine/third-party.sh). Go's own GOPROXY, GOMODCACHE and GOCACHE are honoured. Needs
+# Go >= 1.25.11 on PATH, curl only for plugin checks.
 set -euo pipefail
 
 ENGINE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,27 +39,6 @@ die() { log "error: $*"; exit 1; }
 required_version() { # <go.mod> <module path>
 	awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$1"
 }
-
-PULUMI_VERSION="$(required_version "${ENGINE_DIR}/cli/go.mod" github.com/pulumi/pulumi/pkg/v3)"
-SDK_VERSION="$(required_version "${ENGINE_DIR}/cli/go.mod" github.com/pulumi/pulumi/sdk/v3)"
-HOST_SDK_VERSION="$(required_version "${ENGINE_DIR}/language-python/go.mod" github.com/pulumi/pulumi/sdk/v3)"
-[[ -n "${PULUMI_VERSION}" && "${PULUMI_VERSION}" == "${SDK_VERSION}" && "${SDK_VERSION}" == "${HOST_SDK_VERSION}" ]] ||
-	die "engine/cli and engine/language-python must pin pkg/v3 and sdk/v3 to one version" \
-		"(pkg=${PULUMI_VERSION:-?} sdk=${SDK_VERSION:-?} host-sdk=${HOST_SDK_VERSION:-?})"
-HOST_VERSION="${PULUMI_VERSION#v}-webstack.1"
-
-# Cache key: the Pulumi version plus a hash of everything that decides what gets built.
-key_inputs() {
-	local f
-	for f in build.sh cli/go.mod cli/go.sum language-python/go.mod language-python/go.sum \
-		language-python/main.go; do
-		printf '== %s\n' "${f}"
-		cat "${ENGINE_DIR}/${f}"
-	done
-}
-KEY="pulumi-${PULUMI_VERSION}-$(key_inputs | sha256sum | cut -c1-12)"
-KEY_DIR="${CACHE_ROOT}/${KEY}"
-BIN_DIR="${KEY_DIR}/bin"
 
 FORCE=0
 PRINT_ONLY=0
@@ -73,6 +56,45 @@ for arg in "$@"; do
 	esac
 done
 [[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(core)
+
+PULUMI_VERSION="$(required_version "${ENGINE_DIR}/cli/go.mod" github.com/pulumi/pulumi/pkg/v3)"
+SDK_VERSION="$(required_version "${ENGINE_DIR}/cli/go.mod" github.com/pulumi/pulumi/sdk/v3)"
+[[ -n "${PULUMI_VERSION}" && "${PULUMI_VERSION}" == "${SDK_VERSION}" ]] ||
+	die "engine/cli must pin pkg/v3 and sdk/v3 to one version (pkg=${PULUMI_VERSION:-?} sdk=${SDK_VERSION:-?})"
+
+# Every file of a folder, named and in a stable order: what a cache key hashes.
+tree_contents() { # <dir>
+	(cd "$1" && find . -type f | LC_ALL=C sort | while read -r f; do printf '== %s\n' "${f}"; cat "${f}"; done)
+}
+
+# The official language host's source: upstream's snapshot, found by engine/third-party.sh. Without
+# it there is no host to build (ours is gone): say what is missing, where we looked, what to do.
+HOST_SOURCE="$("${ENGINE_DIR}/third-party.sh" pulumi-language-python 2>/dev/null)" || {
+	{ "${ENGINE_DIR}/third-party.sh" pulumi-language-python 2>&1 || true; } | sed 's/^engine\/third-party.sh: //' |
+		while read -r line; do log "${line}"; done
+	log "  The Pulumi CLI is built here, but its Python language host is built only from that upstream"
+	log "  source (sdk/python/cmd/pulumi-language-python at ${PULUMI_VERSION}; the Go module proxy does not serve it)."
+	log "  Either install Pulumi ${PULUMI_VERSION#v} and put it on PATH: engine/ensure.sh then uses it and builds"
+	log "  nothing. Or set WEBSTACK_THIRD_PARTY to a folder holding pulumi-language-python/ (upstream's"
+	log "  main.go, go.mod and go.sum at that tag, and a SOURCE.md naming the tag)."
+	exit 3
+}
+grep -qE "tag ${PULUMI_VERSION//./\\.}([^0-9.]|$)" "${HOST_SOURCE}/SOURCE.md" ||
+	die "${HOST_SOURCE}/SOURCE.md does not name tag ${PULUMI_VERSION}: the language host must match the CLI"
+
+# Cache key: the Pulumi version plus a hash of everything that decides what gets built.
+key_inputs() {
+	local f
+	for f in build.sh cli/go.mod cli/go.sum; do
+		printf '== %s\n' "${f}"
+		cat "${ENGINE_DIR}/${f}"
+	done
+	printf '== third-party/pulumi-language-python\n'
+	tree_contents "${HOST_SOURCE}"
+}
+KEY="pulumi-${PULUMI_VERSION}-$(key_inputs | sha256sum | cut -c1-12)"
+KEY_DIR="${CACHE_ROOT}/${KEY}"
+BIN_DIR="${KEY_DIR}/bin"
 
 if [[ ${PRINT_ONLY} -eq 1 ]]; then
 	echo "${BIN_DIR}"
@@ -113,21 +135,34 @@ build_core() {
 		-o "${tmp}/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
 	log "  pulumi: $(elapsed "${t}") s"
 
-	log "building pulumi-language-python ${HOST_VERSION} ..."
+	# The official host, as its SOURCE.md says: a copy without the monorepo's two replaces, requiring
+	# the CLI's pkg/v3 and sdk/v3, tidied (go.sum completed from the module proxy, -mod=mod for that
+	# step only; the checksum database still checks every module), then built read-only.
+	log "building pulumi-language-python ${PULUMI_VERSION} (official host, from ${HOST_SOURCE}) ..."
 	t="$(now)"
-	(cd "${ENGINE_DIR}/language-python" && go build -ldflags "-s -w -X main.version=${HOST_VERSION}" \
-		-o "${tmp}/pulumi-language-python" .)
+	cp -R "${HOST_SOURCE}" "${tmp}/language-python"
+	chmod -R u+w "${tmp}/language-python"
+	(
+		cd "${tmp}/language-python"
+		go mod edit -dropreplace github.com/pulumi/pulumi/pkg/v3 -dropreplace github.com/pulumi/pulumi/sdk/v3 \
+			-require "github.com/pulumi/pulumi/pkg/v3@${PULUMI_VERSION}" -require "github.com/pulumi/pulumi/sdk/v3@${SDK_VERSION}"
+		GOFLAGS="${GOFLAGS/-mod=readonly/-mod=mod}" go mod tidy
+		go build -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${PULUMI_VERSION}" \
+			-o "${tmp}/pulumi-language-python" .
+	)
 	log "  pulumi-language-python: $(elapsed "${t}") s"
 
 	# The exec shim and the dynamic-provider shim ship inside the sdk/v3 module zip.
 	local sdk_dir
-	sdk_dir="$(cd "${ENGINE_DIR}/language-python" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
+	sdk_dir="$(cd "${ENGINE_DIR}/cli" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
 	[[ -n "${sdk_dir}" && -f "${sdk_dir}/python/cmd/pulumi-language-python-exec" ]] ||
 		die "sdk/v3 module not found in the module cache (go list -m returned '${sdk_dir}')"
 	install -m 0755 "${sdk_dir}/python/cmd/pulumi-language-python-exec" "${tmp}/"
 	install -m 0755 "${sdk_dir}/python/dist/pulumi-resource-pulumi-python" "${tmp}/"
 
 	"${tmp}/pulumi" version >/dev/null || die "the freshly built pulumi does not run"
+	[[ "$("${tmp}/pulumi-language-python" -version)" == "${PULUMI_VERSION}" ]] ||
+		die "the freshly built pulumi-language-python does not run or does not report ${PULUMI_VERSION}"
 
 	mkdir -p "${BIN_DIR}" "${KEY_DIR}/stamps"
 	local b
@@ -136,7 +171,7 @@ build_core() {
 	done
 	{
 		echo "pulumi ${PULUMI_VERSION} (github.com/pulumi/pulumi/pkg/v3, sdk/v3 ${SDK_VERSION})"
-		echo "pulumi-language-python ${HOST_VERSION} (engine/language-python on sdk/v3 ${HOST_SDK_VERSION})"
+		echo "pulumi-language-python ${PULUMI_VERSION} (official: upstream's source snapshot ${HOST_SOURCE}, on pkg/v3 and sdk/v3 ${SDK_VERSION})"
 		echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) with $(go version) in $(elapsed "${t0}") s"
 	} >"${KEY_DIR}/stamps/core"
 	rm -rf "${tmp}"
@@ -159,9 +194,7 @@ plugin_key() { # <name>: a hash of the plugin's directory, the shared bridge scr
 # source snapshot (engine/third-party.sh) at the version requirements.txt pins.
 plugin_inputs() { # <name>
 	[[ "$1" == command ]] || return 0
-	local source
-	source="$("${ENGINE_DIR}/third-party.sh" pulumi-command)"
-	(cd "${source}" && find . -type f | LC_ALL=C sort | while read -r f; do printf '== %s\n' "${f}"; cat "${f}"; done)
+	tree_contents "$("${ENGINE_DIR}/third-party.sh" pulumi-command)"
 	grep '^pulumi-command==' "${ENGINE_DIR}/../requirements.txt"
 }
 

@@ -7,7 +7,9 @@
 #    developer's own install from get.pulumi.com, which can also download resource plugins),
 #    use it: print its directory and build nothing.
 # 2. Otherwise build (or reuse from the cache) the engine with engine/build.sh and print its
-#    bin dir. Those binaries come with no resource plugins that can be downloaded, so also:
+#    bin dir. That needs the official language host's source snapshot (engine/third-party.sh
+#    pulumi-language-python); without it build.sh exits 3 and says what to do. Those binaries
+#    come with no resource plugins that can be downloaded, so also:
 #        export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 #    (`engine/ensure.sh --env` prints the export lines for eval.)
 #
