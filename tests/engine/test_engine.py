@@ -1,10 +1,10 @@
-"""The real Pulumi engine, built from the Go module proxy (engine/), running this program.
+"""The real Pulumi engine built here (engine/), running this program.
 
-The CLI and the Python language host are built here (or taken from a Pulumi install on
-PATH). Of the provider plugins the local stack needs, command cannot be built here
-(engine/NOTES.md), so the program runs up to that provider: far enough to prove that the
-engine reads the stack config, passes which keys are secret, runs the program through the
-language host and registers the components, and that bad config stops everything first.
+The CLI and the official Python language host are built here (or taken from a Pulumi install
+on PATH); the provider plugins are built by `engine/build.sh NAME` when a test asks for them.
+These tests prove that the engine reads the stack config, passes which keys are secret, runs
+the program through the language host and registers the components, and that bad config stops
+everything first. What the official host adds is in test_language_host.py.
 """
 
 from __future__ import annotations
