@@ -7,9 +7,9 @@
 #   WORK=/tmp/x engine/smoke-test.sh     keep the work directory at /tmp/x
 #
 # The stack uses a Python dynamic provider (served by pulumi-resource-pulumi-python, which ships
-# with the engine). If pulumi-resource-random and pulumi-resource-command are on PATH, it also
-# declares random.RandomPassword and command.local.Command; otherwise those are reported as
-# skipped, because those plugins cannot be built here (engine/NOTES.md).
+# with the engine). If pulumi-resource-random and pulumi-resource-command are on PATH (or in the
+# engine's bin dir: engine/build.sh random command puts them there), it also declares
+# random.RandomPassword and command.local.Command; otherwise those are reported as skipped.
 # Prints 'N passed, N failed' at the end; exit status 1 if anything failed.
 set -euo pipefail
 
