@@ -75,6 +75,18 @@ class AppTier(pulumi.ComponentResource):
         }
         return pulumi.Output.all(**per_service).apply(lambda d: {k: list(v) for k, v in d.items()})
 
+    def replica_addresses(self) -> pulumi.Output[list[str]]:
+        """Every replica's container IP addresses (platform docker). nginx resolves the replicas'
+        names when it loads its config; a replica started again (after `pulumi up --refresh`
+        found it stopped) can come back on another address, so the edge reloads on a change."""
+        containers = [c for replicas in self.containers.values() for c in replicas]
+        # Each network's data arrives as the SDK's output type or, inside Output.all, a plain dict.
+        ips = [
+            c.network_datas.apply(lambda datas: [d.get("ip_address") or d.get("ipAddress") or "" for d in datas or []])
+            for c in containers
+        ]
+        return pulumi.Output.all(*ips).apply(lambda each: sorted(ip for per in each for ip in per if ip))
+
     def _secret_env(self, base: str, service: ServiceConfig, args: AppTierArgs) -> dict[str, pulumi.Output[str]]:
         """The service's secret env: from secret config keys, or generated."""
         generated: dict[str, pulumi.Output[str]] = {}

@@ -37,6 +37,9 @@ class NginxEdgeArgs:
     # Service name -> its replicas' addresses as the edge host reaches them (docker).
     upstreams: pulumi.Input[dict[str, list[str]]] | None
     cloudflare_api_token: pulumi.Input[str] | None = None
+    # The replicas' current addresses (docker): a change reloads nginx, which resolves the
+    # upstream names again.
+    upstream_addresses: pulumi.Input[list[str]] | None = None
     platform: Platform = "docker"
 
 
@@ -154,7 +157,10 @@ class NginxEdge(pulumi.ComponentResource):
             f"{name}-reload",
             f"{exec_nginx} -t -q && {exec_nginx} -s reload",
             parent=self,
-            triggers=[self.nginx_conf.apply(lambda text: hashlib.sha256(text.encode()).hexdigest())],
+            triggers=[
+                self.nginx_conf.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()),
+                pulumi.Output.from_input(args.upstream_addresses or []).apply(lambda a: " ".join(a)),
+            ],
             depends_on=[self.container, conf_file, tls],
         )
 

@@ -38,6 +38,7 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             stack=stack,
             host=hosts[config.edge.host],
             upstreams=app.upstreams_from(config.edge.host),
+            upstream_addresses=app.replica_addresses(),
             cloudflare_api_token=pulumi.Output.secret(token) if token is not None else None,
         ),
     )
