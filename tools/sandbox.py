@@ -35,12 +35,22 @@ def copy_project(root: Path, bin_dir: Path, passphrase: str = "webstack-local-on
     return copy, engine_env(root, bin_dir, passphrase)
 
 
+def third_party_root() -> dict[str, str]:
+    """WEBSTACK_THIRD_PARTY for a copy of the project, which has no checkout beside it: the
+    folder holding the upstream source snapshots that engine/third-party.sh finds from here."""
+    found = subprocess.run(
+        [str(PROJECT_DIR / "engine" / "third-party.sh"), "pulumi-command"], capture_output=True, text=True
+    )
+    return {"WEBSTACK_THIRD_PARTY": str(Path(found.stdout.strip()).parent)} if found.returncode == 0 else {}
+
+
 def engine_env(root: Path, bin_dir: Path, passphrase: str) -> dict[str, str]:
     """The environment for the engine in `bin_dir`: state in root/state (created), PULUMI_HOME
     in root/home, no plugin downloads (there is nothing to download from here)."""
     (root / "state").mkdir(exist_ok=True)
     return {
         **os.environ,
+        **third_party_root(),
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "PULUMI_HOME": str(root / "home"),
         "PULUMI_BACKEND_URL": f"file://{root / 'state'}",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.stackfile import PROJECT_DIR
+from tools.local_stack import docker
 from tools.sandbox import Project, copy_project
 from tools.sandbox import pulumi as run_pulumi
 
@@ -70,7 +71,3 @@ def local_images(*names: str) -> dict[str, str]:
         ["bash", str(PROJECT_DIR / "images" / "build.sh"), "--list"], capture_output=True, text=True, check=True
     )
     return dict(line.split() for line in listing.stdout.splitlines() if line.strip())
-
-
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
