@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.load import PacedLoad, Target, VerifiedConnection
+from tools.load import LoadReport, PacedLoad, Target, VerifiedConnection
 from tools.sandbox import Project, copy_project, pulumi
 
 STACK = "local"
@@ -65,6 +65,15 @@ class LocalStack:
         started = time.monotonic()
         done = self.pulumi("up", "--yes", "--skip-preview", *args, check=False)
         return done, time.monotonic() - started
+
+    def up_under_load(self, *args: str) -> tuple[subprocess.CompletedProcess[str], float, LoadReport]:
+        """`pulumi up` while the paced load runs (from 3 s before to 3 s after): what it said,
+        its wall time, and what the clients saw."""
+        with self.load() as load:
+            time.sleep(3)
+            done, seconds = self.up(*args)
+            time.sleep(3)
+        return done, seconds, load.stop()
 
     def load(self, rate: float = LOAD_RATE) -> PacedLoad:
         return PacedLoad(HTTPS, targets=LOAD, rate=rate, cafile=self.cafile, host=HOST)

@@ -8,8 +8,6 @@ minimal client. A missing tool fails the tests (naming the Debian package), neve
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import http.client
 import json
 import os
@@ -24,8 +22,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
+
+from tests.rendered.nginx_upstream import encode_frame, read_frame, websocket_handshake
 
 from .helpers import REPO, Reply, Resp, free_port, parse_metrics, request, wait_until
 
@@ -402,51 +403,27 @@ def test_metrics_count_requests_by_status_and_time_them(start_app) -> None:
 # --- WebSocket ----------------------------------------------------------------------------
 
 
-def _ws_frame(opcode: int, payload: bytes) -> bytes:
-    mask = secrets.token_bytes(4)
-    head = bytes([0x80 | opcode])
-    head += (
-        bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0x80 | 126]) + struct.pack("!H", len(payload))
-    )
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def _ws_read(stream) -> tuple[int, bytes]:
-    first, second = stream.read(2)
-    size = second & 0x7F
-    if size == 126:
-        (size,) = struct.unpack("!H", stream.read(2))
-    return first & 0x0F, stream.read(size)
-
-
-def _ws_connect(port: int) -> tuple[socket.socket, object]:
-    key = base64.b64encode(secrets.token_bytes(16)).decode()
+def _ws_connect(port: int) -> tuple[socket.socket, IO[bytes]]:
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(
-        f"GET /api/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    stream = sock.makefile("rb")
-    head = b""
-    while not head.endswith(b"\r\n\r\n"):
-        head += stream.read(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
+    stream, head = websocket_handshake(sock, "x", "/api/ws")
     assert b"X-Replica: backend-7" in head
-    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
-    assert b"Sec-WebSocket-Accept: " + accept in head
     return sock, stream
+
+
+def _ws_frame(opcode: int, payload: bytes) -> bytes:
+    return encode_frame(opcode, payload, mask=secrets.token_bytes(4))
 
 
 def test_websocket_greets_and_echoes(start_app) -> None:
     app = start_app(REDIS_URL=closed_port_url())
     sock, stream = _ws_connect(app.port)
-    assert _ws_read(stream) == (0x1, b'{"replica": "backend-7"}')
+    assert read_frame(stream) == (0x1, b'{"replica": "backend-7"}')
     sock.sendall(_ws_frame(0x1, b"hello"))
-    assert _ws_read(stream) == (0x1, b"hello")
+    assert read_frame(stream) == (0x1, b"hello")
     sock.sendall(_ws_frame(0x9, b"p"))
-    assert _ws_read(stream) == (0xA, b"p")
+    assert read_frame(stream) == (0xA, b"p")
     sock.sendall(_ws_frame(0x8, struct.pack("!H", 1000)))
-    assert _ws_read(stream) == (0x8, struct.pack("!H", 1000))
+    assert read_frame(stream) == (0x8, struct.pack("!H", 1000))
     sock.close()
     plain = app.get("/api/ws")
     assert plain.status == 400
@@ -472,7 +449,7 @@ def test_sigterm_finishes_requests_in_flight_then_exits(start_app) -> None:
     idle.request("GET", "/health")
     idle.getresponse().read()
     ws, ws_stream = _ws_connect(app.port)
-    _ws_read(ws_stream)
+    read_frame(ws_stream)
 
     worker = threading.Thread(target=slow)
     worker.start()
@@ -481,7 +458,7 @@ def test_sigterm_finishes_requests_in_flight_then_exits(start_app) -> None:
     app.terminate()
 
     # The WebSocket is told the server is going away; the idle connection is closed.
-    assert _ws_read(ws_stream) == (0x8, struct.pack("!H", 1001))
+    assert read_frame(ws_stream) == (0x8, struct.pack("!H", 1001))
     assert idle.sock is not None and idle.sock.recv(1) == b""
     # New connections are refused while the slow request still runs.
     time.sleep(1.0)

@@ -49,6 +49,23 @@ def websocket_accept(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
 
 
+def websocket_handshake(sock: socket.socket, host: str, path: str) -> tuple[IO[bytes], bytes]:
+    """A client's opening handshake on a connected socket: (the stream to read frames from,
+    the response head), the head checked for 101 and the right Sec-WebSocket-Accept."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    stream = sock.makefile("rb")
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        head += stream.read(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    assert f"Sec-WebSocket-Accept: {websocket_accept(key)}".encode() in head, head
+    return stream, head
+
+
 def encode_frame(opcode: int, payload: bytes, *, mask: bytes | None = None) -> bytes:
     """One final frame; clients mask (RFC 6455, 5.3), servers do not."""
     head = bytes([0x80 | opcode])
