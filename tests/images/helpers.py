@@ -103,7 +103,7 @@ def parse_metrics(text: str) -> Metrics:
 
 
 class RespError(Exception):
-    pass
+    """An error reply from the server (RESP `-ERR ...`)."""
 
 
 class Resp:

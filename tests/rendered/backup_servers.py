@@ -63,7 +63,7 @@ def free_port() -> int:
 
 
 class RespError(Exception):
-    pass
+    """An error reply from the server (RESP `-ERR ...`)."""
 
 
 RespValue = bytes | int | list["RespValue"] | None
