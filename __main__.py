@@ -6,6 +6,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.config import ConfigError, load_stack_config
+from components.config_capacity import CatalogueError
 from components.images import IMAGE_SOURCE_ENV, apply_image_source
 from components.stack import build_stack
 
@@ -15,7 +16,7 @@ secret_keys = {*runtime_config.get_config_secret_keys_env(), *runtime_config._SE
 try:
     config = load_stack_config(stack, raw, secret_keys)
     config = apply_image_source(config, stack, os.environ.get(IMAGE_SOURCE_ENV))
-except ConfigError as error:
+except (ConfigError, CatalogueError) as error:
     # One message, before any resource exists; no Python traceback to wade through.
     raise SystemExit(str(error)) from None
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pulumi
 import pulumi_docker as docker
@@ -28,7 +29,7 @@ from .cluster import KubernetesCluster
 from .config import Platform, ServiceConfig, StackConfig
 from .render import kubernetes as manifests
 from .vps_host import VpsHost
-from .wiring import Endpoint, container_defaults, endpoint, env_list, http_healthcheck, internal_port
+from .wiring import Endpoint, container_defaults, endpoint, env_list, http_healthcheck
 
 
 @dataclass
@@ -39,6 +40,13 @@ class AppTierArgs:
     platform: Platform
     # The Redis URL as a given host reaches it (secret), for services that use Redis.
     redis_url_for: Callable[[str], pulumi.Output[str]] | None = None
+    # The Sentinels (address:port) and the name they watch: such services follow a failover
+    # (REDIS_SENTINELS, REDIS_SENTINEL_MASTER) without a redeploy.
+    redis_sentinels: list[str] = field(default_factory=list)
+    redis_sentinel_master: str | None = None
+    # A URL of webstack:postgres (secret) as a container on a host reaches it: (host name,
+    # primary|replica, database name or None for the first), for `{database: ...}` secret env.
+    database_url_for: Callable[[str, Literal["primary", "replica"], str | None], pulumi.Output[str]] | None = None
     # Platform kubernetes: the cluster (provider, namespace) the objects go to.
     cluster: KubernetesCluster | None = None
 
@@ -86,6 +94,22 @@ class AppTier(pulumi.ComponentResource):
             for c in containers
         ]
         return pulumi.Output.all(*ips).apply(lambda each: sorted(ip for per in each for ip in per if ip))
+
+    def _published_port(
+        self, name: str, host: VpsHost, service: ServiceConfig, index: int, inputs: list[pulumi.Input[Any]]
+    ) -> docker.ContainerPortArgs:
+        """The replica's port on its host's private address: fixed across restarts (the edge
+        keeps it), but a deploy starts the successor beside the running replica, which holds
+        its port. So each replica has two (`published_ports`) and a command on the host picks
+        the one no container publishes, again whenever the replica's inputs change (the
+        successor's turn): the roll alternates between them."""
+        first, second = service.published_ports(index)
+        taken = f"docker ps --format '{{{{.Ports}}}}' | tr ',' '\\n' | grep -q '{host.internal_address}:'\"$port\"'->'"
+        script = f'for port in {first} {second}; do {taken} || {{ echo "$port"; exit 0; }}; done; echo {first}'
+        settings = hashlib.sha256(repr((service.model_dump(), index, host.name)).encode()).hexdigest()
+        slot = host.run(f"{name}-port", script, parent=self, triggers=[*inputs, settings])
+        external = slot.stdout.apply(lambda out: int(out.strip().splitlines()[-1]))
+        return docker.ContainerPortArgs(internal=service.port, external=external, ip=host.internal_address)
 
     def _secret_env(self, base: str, service: ServiceConfig, args: AppTierArgs) -> dict[str, pulumi.Output[str]]:
         """The service's secret env: from secret config keys, or generated."""
@@ -215,8 +239,18 @@ class AppTier(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, provider=host.docker),
                 )
             secret_env: dict[str, pulumi.Input[str]] = dict(secrets)
+            sentinel_env: dict[str, str] = {}
             if service.uses_redis and args.redis_url_for is not None:
                 secret_env["REDIS_URL"] = args.redis_url_for(host.name)
+                if args.redis_sentinels and args.redis_sentinel_master:
+                    sentinel_env = {
+                        "REDIS_SENTINELS": ",".join(args.redis_sentinels),
+                        "REDIS_SENTINEL_MASTER": args.redis_sentinel_master,
+                    }
+            if args.database_url_for is not None:
+                for env_name, ref in service.secret_env.items():
+                    if ref.database is not None:
+                        secret_env[env_name] = args.database_url_for(host.name, ref.database, ref.database_name)
             replica = f"{service_name}-{index}"
             plain_env = {
                 **service.env,
@@ -224,14 +258,21 @@ class AppTier(pulumi.ComponentResource):
                 "WEBSTACK_SERVICE": service_name,
                 "WEBSTACK_REPLICA": replica,
                 "WEBSTACK_ENVIRONMENT": args.config.environment,
+                **sentinel_env,
             }
+            envs = env_list(plain_env, secret_env)
+            image_id = images[host.name].image_id
             container = docker.Container(
                 f"{base}-{index}",
-                image=images[host.name].image_id,
-                envs=env_list(plain_env, secret_env),
+                image=image_id,
+                envs=envs,
                 user=service.user,
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=[replica])],
-                ports=[internal_port(service.port, host.internal_address)] if host.multi_host else [],
+                ports=(
+                    [self._published_port(f"{base}-{index}", host, service, index, [image_id, envs])]
+                    if host.multi_host
+                    else []
+                ),
                 healthcheck=http_healthcheck(f"http://127.0.0.1:{service.port}{service.health_path}"),
                 capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
                 labels=[

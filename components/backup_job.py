@@ -14,16 +14,18 @@ MonitoringStack's Pushgateway after each run, for the same alerts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from .capacity import BACKUP
 from .cluster import KubernetesCluster
 from .config import Platform, StackConfig
 from .render import kubernetes as manifests
 from .render.backup import BackupSpec, render_backup_script, render_restore_script
+from .render.backup_drill import DrillSpec, drill_crontab_line, render_drill_script
 from .vps_host import VpsHost
 from .wiring import command_healthcheck, container_defaults, env_list, uploads
 
@@ -31,7 +33,8 @@ SCRIPTS = "/etc/webstack-backup"
 TEXTFILE = "/textfile"
 # cron does not pass the container's environment to its jobs: the entrypoint saves
 # it to a root-only file that the job sources.
-START = f"umask 077 && export -p > /run/webstack-backup.env && exec busybox crond -f -l 8 -c {SCRIPTS}/crontabs"
+ENV_FILE = "/run/webstack-backup.env"  # the container's env, for crond's jobs and `docker exec`
+START = f"umask 077 && export -p > {ENV_FILE} && exec busybox crond -f -l 8 -c {SCRIPTS}/crontabs"
 
 
 @dataclass
@@ -43,8 +46,14 @@ class BackupJobArgs:
     # Redis as the backup host reaches it ("host:port") and its password.
     redis_address: str | None = None
     redis_password: pulumi.Input[str] | None = None
+    # Sentinels ("host:port") and the name they watch the primary under: restore follows them.
+    redis_sentinels: list[str] = field(default_factory=list)
+    redis_sentinel_master: str | None = None
     # Logical volume name -> Docker volume name, for the volumes to back up.
     volumes: dict[str, pulumi.Input[str]] | None = None
+    # backup.database postgres with webstack:postgres: its URL from the backup host (secret);
+    # None: the `databaseUrl` secret (a database the stack does not run).
+    database_url: pulumi.Input[str] | None = None
     # Platform kubernetes: the cluster, and the Pushgateway (host:port) for the freshness metrics.
     cluster: KubernetesCluster | None = None
     pushgateway: str | None = None
@@ -56,6 +65,9 @@ class BackupJob(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:backup:BackupJob", name, None, opts)
+        # Restore drills (backup.drill): the commands to run one now and to print the last records.
+        self.drill_command: str | None = None
+        self.drill_records_command: str | None = None
         self._repository_password(name, args)
         if args.platform == "docker":
             self._docker(name, args)
@@ -67,6 +79,7 @@ class BackupJob(pulumi.ComponentResource):
                 "schedule": args.config.backup.schedule,
                 "restoreCommand": self.restore_command,
                 "runNowCommand": self.run_now_command,
+                "drillCommand": self.drill_command,
             }
         )
 
@@ -92,12 +105,20 @@ class BackupJob(pulumi.ComponentResource):
         if spec.redis and args.redis_address and args.redis_password is not None:
             redis_host, _, redis_port = args.redis_address.rpartition(":")
             plain_env |= {"REDIS_HOST": redis_host, "REDIS_PORT": redis_port}
+            if args.redis_sentinels and args.redis_sentinel_master:
+                plain_env |= {
+                    "REDIS_SENTINELS": ",".join(args.redis_sentinels),
+                    "REDIS_SENTINEL_MASTER": args.redis_sentinel_master,
+                }
             secret_env["REDISCLI_AUTH"] = args.redis_password
         if backup.database != "none":
-            secret_env["DATABASE_URL"] = pulumi.Output.secret(cfg.secret("databaseUrl") or "")
+            url = args.database_url if args.database_url is not None else cfg.secret("databaseUrl") or ""
+            secret_env["DATABASE_URL"] = pulumi.Output.secret(url)
         if backup.repository.startswith("s3:"):
             secret_env["AWS_ACCESS_KEY_ID"] = pulumi.Output.secret(cfg.secret("backupAccessKeyId") or "")
             secret_env["AWS_SECRET_ACCESS_KEY"] = pulumi.Output.secret(cfg.secret("backupSecretAccessKey") or "")
+        if backup.repository.startswith("sftp:"):
+            secret_env["RESTIC_SFTP_KEY"] = pulumi.Output.secret(cfg.secret("backupSshKey") or "")
         return plain_env, secret_env
 
     def _kubernetes(self, name: str, args: BackupJobArgs) -> None:
@@ -171,11 +192,26 @@ class BackupJob(pulumi.ComponentResource):
             verify_subset=backup.verify_subset,
             textfile_dir=TEXTFILE,
         )
-        crontab = f"{backup.schedule} . /run/webstack-backup.env && {SCRIPTS}/backup.sh >> /proc/1/fd/1 2>&1\n"
+        crontab = f"{backup.schedule} . {ENV_FILE} && {SCRIPTS}/backup.sh >> /proc/1/fd/1 2>&1\n"
         plain_env, secret_env = self._secret_env(args, spec)
+        drill = DrillSpec.from_config(spec, backup.drill) if cfg.drills else None
+        scripts = {
+            f"{SCRIPTS}/backup.sh": render_backup_script(spec),
+            f"{SCRIPTS}/restore.sh": render_restore_script(spec),
+        }
+        if drill is not None:
+            # Restore drills on their own schedule, into scratch targets (components/render/backup_drill.py).
+            scripts[f"{SCRIPTS}/drill.sh"] = render_drill_script(drill)
+            crontab += drill_crontab_line(drill, script=f"{SCRIPTS}/drill.sh", env_file=ENV_FILE)
 
         mounts = [
             docker.ContainerVolumeArgs(host_path=f"{host.config_root}/textfile", container_path=TEXTFILE),
+            # The drills' evidence records, kept on the host too (and in the repository).
+            *(
+                [docker.ContainerVolumeArgs(host_path=f"{host.config_root}/drills", container_path=drill.records_dir)]
+                if drill is not None
+                else []
+            ),
             *[
                 docker.ContainerVolumeArgs(volume_name=volumes[v], container_path=f"/volumes/{v}")
                 for v in sorted(volumes)
@@ -202,23 +238,21 @@ class BackupJob(pulumi.ComponentResource):
             image=image.image_id,
             command=["sh", "-c", START],
             envs=env_list(plain_env, secret_env),
-            uploads=uploads(
-                {
-                    f"{SCRIPTS}/backup.sh": render_backup_script(spec),
-                    f"{SCRIPTS}/restore.sh": render_restore_script(spec),
-                    f"{SCRIPTS}/crontabs/root": crontab,
-                },
-                executable=[f"{SCRIPTS}/backup.sh", f"{SCRIPTS}/restore.sh"],
-            ),
+            uploads=uploads({**scripts, f"{SCRIPTS}/crontabs/root": crontab}, executable=list(scripts)),
             volumes=mounts,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name)],
             # crond is PID 1 (exec); the env file its jobs source must be there.
             healthcheck=command_healthcheck("test -s /run/webstack-backup.env && kill -0 1"),
-            **container_defaults(memory_mb=1024),
+            **container_defaults(memory_mb=BACKUP.memory_mb),
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
         )
-        prefix = "" if host.is_local else f"ssh {host.host.deploy_user}@{host.host.address} "
-        self.restore_command = f"{prefix}docker exec -it {self.container_name} {SCRIPTS}/restore.sh <database|redis|volume:NAME> [SNAPSHOT]"
-        self.run_now_command = (
-            f"{prefix}docker exec {self.container_name} sh -c '. /run/webstack-backup.env && {SCRIPTS}/backup.sh'"
-        )
+        # No terminal asked for: the commands work from a script or a drill as from a shell.
+        restore = f"docker exec {self.container_name} {SCRIPTS}/restore.sh <database|redis|volume:NAME> [SNAPSHOT]"
+        run_now = f"docker exec {self.container_name} sh -c '. {ENV_FILE} && {SCRIPTS}/backup.sh'"
+        self.restore_command = host.operator_command(restore)
+        self.run_now_command = host.operator_command(run_now)
+        if drill is not None:
+            drill_now = f"docker exec {self.container_name} sh -c '. {ENV_FILE} && {SCRIPTS}/drill.sh'"
+            records = f"docker exec {self.container_name} sh -c '. {ENV_FILE} && {SCRIPTS}/drill.sh records 10'"
+            self.drill_command = host.operator_command(drill_now)
+            self.drill_records_command = host.operator_command(records)

@@ -24,6 +24,7 @@ LOCAL_IMAGES: dict[str, str] = {
     "redis_exporter": f"{LOCAL_PREFIX}/redis-exporter:bookworm",
     "nginx_exporter": f"{LOCAL_PREFIX}/nginx-exporter:bookworm",
     "backup": f"{LOCAL_PREFIX}/backup:bookworm",
+    "postgres": f"{LOCAL_PREFIX}/postgres:bookworm",
 }
 
 

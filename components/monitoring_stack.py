@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import shlex
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from .capacity import EXPORTER, MONITORING
 from .cluster import KubernetesCluster
 from .config import Platform, StackConfig
 from .render import kubernetes as manifests
@@ -429,9 +431,19 @@ class MonitoringStack(pulumi.ComponentResource):
             published=mon.alertmanager_port,
             health="/-/healthy",
             user="65534:65534",
+            # Later configs reach the running container (_alertmanager_reload), not a new one.
+            ignore_changes=["uploads"],
         )
+        self._alertmanager_reload(name, args, host, alertmanager, alertmanager_yml)
 
-        rules = render_alert_rules(mon.thresholds, environment=cfg.environment, backups=cfg.backup.enabled)
+        rules = render_alert_rules(
+            mon.thresholds,
+            environment=cfg.environment,
+            backups=cfg.backup.enabled,
+            postgres=cfg.postgres is not None,
+            # BackupJob runs the drills on platform docker (none on kubernetes yet).
+            drill_max_age_hours=cfg.drill_max_age_hours() if cfg.backup.enabled and cfg.drills else None,
+        )
         prometheus = self._prometheus(name, args, host, targets, rules, depends_on=[alertmanager])
 
         self._grafana_password(name)
@@ -557,6 +569,30 @@ class MonitoringStack(pulumi.ComponentResource):
         )
         return container
 
+    def _alertmanager_reload(
+        self, name: str, args: MonitoringStackArgs, host: VpsHost, container: docker.Container, config: str
+    ) -> None:
+        """A new alertmanager.yml goes into the running container (it holds the webhook URL, a
+        secret: never in a file on the host's disk), is checked by amtool, then loaded by SIGHUP. Run
+        again for a new config and for a new container (created with the config it was first
+        given: its uploads are ignored after creation)."""
+        target = f"webstack-{args.stack}-alertmanager"
+        new = f"{ALERTMANAGER_CONF}.new"
+        # As Alertmanager's own user, who owns /etc/alertmanager in its image (upstream's and
+        # ours): root in the container has no capability to write another user's folder.
+        inside = (
+            f"umask 077 && cat > {new}"
+            f" && {{ amtool check-config {new} >/dev/null || {{ rm -f {new}; exit 1; }}; }} && mv {new} {ALERTMANAGER_CONF}"
+        )
+        host.run(
+            f"{name}-alertmanager-reload",
+            f"docker exec -i {target} sh -c {shlex.quote(inside)} && docker kill --signal HUP {target} >/dev/null",
+            parent=self,
+            stdin=pulumi.Output.secret(config),
+            triggers=[pulumi.Output.secret(hashlib.sha256(config.encode()).hexdigest()), container.id],
+            depends_on=[container],
+        )
+
     def _image(self, name: str, host: VpsHost, kind: str, image: str) -> docker.RemoteImage:
         key = f"{host.name}/{kind}"
         if key not in self._images:
@@ -588,7 +624,7 @@ class MonitoringStack(pulumi.ComponentResource):
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=["node-exporter"])],
             ports=[internal_port(NODE_EXPORTER_PORT, host.internal_address)] if host.multi_host else [],
             user="65534:65534",
-            **container_defaults(memory_mb=64, host_pid=True),
+            **container_defaults(memory_mb=EXPORTER.memory_mb, host_pid=True),
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
         )
         return endpoint(
@@ -618,6 +654,7 @@ class MonitoringStack(pulumi.ComponentResource):
         secret_env: dict[str, pulumi.Input[str]] | None = None,
         config_dir: tuple[str, str] | None = None,
         depends_on: list[pulumi.Resource] | None = None,
+        ignore_changes: list[str] | None = None,
     ) -> docker.Container:
         """One monitoring container: its data volume, its files (uploaded at creation, or a host
         folder bound read-only: `config_dir` = (host path, container path)), loopback port."""
@@ -642,8 +679,12 @@ class MonitoringStack(pulumi.ComponentResource):
             user=user,
             wait=True,
             wait_timeout=180,
-            **container_defaults(memory_mb=1024 if kind == "prometheus" else 256),
+            **container_defaults(memory_mb=MONITORING[kind].memory_mb),
             opts=pulumi.ResourceOptions(
-                parent=self, provider=host.docker, depends_on=depends_on or [], delete_before_replace=True
+                parent=self,
+                provider=host.docker,
+                depends_on=depends_on or [],
+                delete_before_replace=True,
+                ignore_changes=ignore_changes,
             ),
         )

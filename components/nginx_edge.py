@@ -17,6 +17,7 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_docker as docker
 
+from .capacity import EDGE
 from .cloudflare_front import cloudflare_front, cloudflare_provider
 from .config import Platform, StackConfig
 from .render.nginx import edge_spec, render_nginx_conf
@@ -98,8 +99,27 @@ class NginxEdge(pulumi.ComponentResource):
             else None
         )
 
+        certificate_hashes: list[pulumi.Input[str]] = []
         if edge.certificate == "self-signed":
             tls = host.run(f"{name}-tls", render_self_signed_script(tls_dir, names, textfile_dir), parent=self)
+        elif edge.certificate == "provided":
+            certificate = cfg.secret("tlsCertificate") or ""
+            key = host.write_file(
+                f"{name}-tls-key",
+                f"{tls_dir}/edge.key",
+                pulumi.Output.secret(cfg.secret("tlsPrivateKey") or ""),
+                parent=self,
+                mode="0600",
+            )
+            tls = host.run(
+                f"{name}-cert-install",
+                render_install_cert_script(tls_dir, textfile_dir, names[0]),
+                parent=self,
+                stdin=certificate,
+                depends_on=[key],
+            )
+            # A renewed certificate reloads nginx, like a new config does.
+            certificate_hashes.append(hashlib.sha256(certificate.encode()).hexdigest())
         else:
             csr = host.run(f"{name}-csr", render_csr_script(tls_dir, names), parent=self)
             origin_cert = cloudflare.OriginCaCertificate(
@@ -146,7 +166,7 @@ class NginxEdge(pulumi.ComponentResource):
             ),
             wait=True,
             wait_timeout=120,
-            **container_defaults(memory_mb=512),
+            **container_defaults(memory_mb=EDGE.memory_mb),
             opts=pulumi.ResourceOptions(
                 parent=self, provider=host.docker, depends_on=[conf_file, tls], delete_before_replace=True
             ),
@@ -160,6 +180,7 @@ class NginxEdge(pulumi.ComponentResource):
             triggers=[
                 self.nginx_conf.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()),
                 pulumi.Output.from_input(args.upstream_addresses or []).apply(lambda a: " ".join(a)),
+                *certificate_hashes,
             ],
             depends_on=[self.container, conf_file, tls],
         )

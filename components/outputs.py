@@ -42,6 +42,12 @@ CONTRACT: tuple[OutputSpec, ...] = (
     ),
     OutputSpec("redisUrl", True, (), "redis://:password@host:port/0 as the monitoring host reaches it (secret)"),
     OutputSpec(
+        "postgres",
+        False,
+        ("enabled", "host", "standbyHost", "port", "pgbouncerPort", "databases", "dataProtected", "psqlCommand"),
+        "where PostgreSQL runs (webstack:postgres), its databases and the operator's psql; no credentials",
+    ),
+    OutputSpec(
         "monitoring",
         False,
         ("host", "prometheusUrl", "alertmanagerUrl", "grafanaUrl", "tunnelCommand"),
@@ -51,10 +57,39 @@ CONTRACT: tuple[OutputSpec, ...] = (
     OutputSpec(
         "backup",
         False,
-        ("enabled", "host", "repository", "offsite", "schedule", "retention", "restoreCommand", "runNowCommand"),
-        "restic repository, schedule (cron, UTC), retention and the commands to restore or run now",
+        (
+            "enabled",
+            "host",
+            "repository",
+            "offsite",
+            "schedule",
+            "retention",
+            "restoreCommand",
+            "runNowCommand",
+            "drillCommand",
+            "drillRecordsCommand",
+        ),
+        "restic repository, schedule (cron, UTC), retention, the commands to restore or run now, and to run a "
+        "restore drill or print its last records",
+    ),
+    OutputSpec(
+        "capacity",
+        False,
+        (),
+        "per host: {plan, checked, placed, available, containers}: memory, CPU limits and disk placed vs available",
+    ),
+    OutputSpec(
+        "monthlyCost",
+        False,
+        ("currency", "hosts", "total", "budget", "unpriced"),
+        "the hosts' monthly prices, their total and the budget (null total on platform kubernetes)",
     ),
 )
+CAPACITY_KEYS = ("plan", "checked", "placed", "available", "containers")
+CAPACITY_FIGURES = {
+    "placed": ("memoryMb", "memoryPeakMb", "cpus", "diskGb"),
+    "available": ("memoryMb", "cpus", "diskGb"),
+}
 
 HOST_KEYS = ("name", "address", "internalAddress", "connection", "roles")
 SERVICE_KEYS = ("image", "replicas", "path", "hosts", "upstreams")

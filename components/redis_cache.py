@@ -18,6 +18,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from .capacity import SENTINEL, redis_memory_mb
 from .cluster import KubernetesCluster
 from .config import Platform, StackConfig
 from .render import kubernetes as manifests
@@ -26,6 +27,7 @@ from .render.redis import (
     SENTINEL_MASTER,
     SENTINEL_START,
     RedisSpec,
+    redis_start,
     render_redis_conf,
     render_sentinel_conf,
 )
@@ -147,6 +149,8 @@ class RedisCache(pulumi.ComponentResource):
         self._primary_host = args.hosts[redis.host]
         self.host = redis.host
         self._images: dict[str, docker.RemoteImage] = {}
+        # Every node asks the Sentinels who is primary before it starts (render.redis).
+        self._sentinel_addresses = [f"{args.hosts[h].internal_address}:{SENTINEL_PORT}" for h in redis.sentinel_hosts]
         self.primary = self._node(name, args, self._primary_host, "redis", spec)
         self.replica: docker.Container | None = None
         if redis.replica_host:
@@ -156,7 +160,7 @@ class RedisCache(pulumi.ComponentResource):
             self.replica = self._node(name, args, args.hosts[redis.replica_host], "redis-replica", replica_spec)
         for host_name in redis.sentinel_hosts:
             self._sentinel(name, args, args.hosts[host_name])
-            self.sentinels.append(f"{args.hosts[host_name].internal_address}:{SENTINEL_PORT}")
+        self.sentinels = list(self._sentinel_addresses)
 
         host = self._primary_host
         self.exporter = exporter(
@@ -177,6 +181,11 @@ class RedisCache(pulumi.ComponentResource):
         if host_name == self._primary_host.name:
             return f"redis:{self.port}"
         return f"{self._primary_host.internal_address}:{self.port}"
+
+    @property
+    def sentinel_master(self) -> str | None:
+        """The name the Sentinels watch the primary under (None: no Sentinels)."""
+        return SENTINEL_MASTER if self.sentinels else None
 
     def url_for(self, host_name: str) -> pulumi.Output[str]:
         return pulumi.Output.secret(
@@ -212,7 +221,11 @@ class RedisCache(pulumi.ComponentResource):
             f"{name}-{role}",
             name=f"webstack-{args.stack}-{role}",
             image=self._image(name, host, cfg.images.redis).image_id,
-            command=["sh", "-c", REDIS_START],
+            command=[
+                "sh",
+                "-c",
+                redis_start(sentinels=self._sentinel_addresses, announce=f"{host.internal_address} {spec.port}"),
+            ],
             envs=env_list({}, {"REDIS_PASSWORD": self.password}),
             uploads=uploads({CONF: conf}),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
@@ -227,7 +240,7 @@ class RedisCache(pulumi.ComponentResource):
             ),
             wait=True,
             wait_timeout=120,
-            **container_defaults(memory_mb=int(cfg.redis.maxmemory_mb * 1.5) + 64),
+            **container_defaults(memory_mb=redis_memory_mb(cfg.redis.maxmemory_mb)),
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
         )
 
@@ -254,7 +267,7 @@ class RedisCache(pulumi.ComponentResource):
             healthcheck=command_healthcheck(
                 f'redis-cli -p {SENTINEL_PORT} --no-auth-warning -a "$REDIS_PASSWORD" sentinel master {SENTINEL_MASTER} >/dev/null'
             ),
-            **container_defaults(memory_mb=64),
+            **container_defaults(memory_mb=SENTINEL.memory_mb),
             opts=pulumi.ResourceOptions(
                 parent=self, provider=host.docker, depends_on=[self.primary], delete_before_replace=True
             ),

@@ -14,12 +14,16 @@ import pulumi
 
 from .app_tier import AppTier, AppTierArgs
 from .backup_job import BackupJob, BackupJobArgs
+from .capacity import capacity_report
 from .cluster import KubernetesCluster, KubernetesClusterArgs
 from .config import StackConfig
 from .monitoring_stack import MonitoringStack, MonitoringStackArgs
 from .nginx_edge import NginxEdge, NginxEdgeArgs
+from .postgres_cluster import PostgresCluster, PostgresClusterArgs
 from .redis_cache import RedisCache, RedisCacheArgs
 from .render import kubernetes as manifests
+from .render.postgres import SCRAPE_JOB as POSTGRES_SCRAPE_JOB
+from .ssh_identity import write_ssh_identity
 from .vps_host import VpsHost, VpsHostArgs
 from .wiring import Endpoint
 
@@ -28,7 +32,8 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
     if config.platform == "kubernetes":
         return build_kubernetes_stack(config, stack)
     hosts = declare_hosts(config, stack)
-    redis, app = declare_services(config, stack, hosts)
+    postgres = declare_postgres(config, stack, hosts)
+    redis, app = declare_services(config, stack, hosts, postgres)
     token = config.secret("cloudflareApiToken")
     assert config.edge.host is not None  # validated: required on platform docker
     edge = NginxEdge(
@@ -42,16 +47,21 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             cloudflare_api_token=pulumi.Output.secret(token) if token is not None else None,
         ),
     )
-    monitoring = declare_monitoring(config, stack, hosts, redis, app, edge_exporters=[edge.exporter])
-    backup = declare_backup(config, stack, hosts, redis, monitoring)
-    return stack_outputs(config, stack, edge=edge, app=app, redis=redis, monitoring=monitoring, backup=backup)
+    monitoring = declare_monitoring(config, stack, hosts, redis, app, edge_exporters=[edge.exporter], postgres=postgres)
+    backup = declare_backup(config, stack, hosts, redis, monitoring, postgres)
+    return stack_outputs(
+        config, stack, edge=edge, app=app, redis=redis, monitoring=monitoring, backup=backup, postgres=postgres
+    )
 
 
 def declare_hosts(config: StackConfig, stack: str) -> dict[str, VpsHost]:
     multi_host = len(config.hosts) > 1
     key = config.secret("sshPrivateKey")
     ssh_key = pulumi.Output.secret(key) if key is not None else None
+    identity = write_ssh_identity(stack, key) if key is not None else None
+    password = config.secret("registryPassword")
     peers = [h.internal_address for h in config.hosts]
+    edge_ports = (config.edge.http_port, config.edge.https_port)
     return {
         h.name: VpsHost(
             h.name,
@@ -59,19 +69,52 @@ def declare_hosts(config: StackConfig, stack: str) -> dict[str, VpsHost]:
                 host=h,
                 stack=stack,
                 ssh_private_key=ssh_key,
+                ssh_identity=identity,
                 private_peers=[p for p in peers if p != h.internal_address] if multi_host else [],
+                public_ports=edge_ports if h.name == config.edge.host else (),
                 multi_host=multi_host,
+                registry=config.registry,
+                registry_password=pulumi.Output.secret(password) if password is not None else None,
             ),
         )
         for h in config.hosts
     }
 
 
-def declare_services(config: StackConfig, stack: str, hosts: dict[str, VpsHost]) -> tuple[RedisCache, AppTier]:
+def declare_postgres(config: StackConfig, stack: str, hosts: dict[str, VpsHost]) -> PostgresCluster | None:
+    pg = config.postgres
+    if pg is None:
+        return None
+    return PostgresCluster(
+        "postgres",
+        PostgresClusterArgs(
+            postgres=pg,
+            stack=stack,
+            image=config.images.postgres,
+            hosts={name: hosts[name] for name in (pg.host, pg.standby_host) if name is not None},
+            client_hosts=list(hosts.values()),
+            protect=config.postgres_protected,
+            pooled_hosts=[hosts[name] for name in config.pooled_hosts()],
+        ),
+    )
+
+
+def declare_services(
+    config: StackConfig, stack: str, hosts: dict[str, VpsHost], postgres: PostgresCluster | None = None
+) -> tuple[RedisCache, AppTier]:
     redis = RedisCache("redis", RedisCacheArgs(config=config, stack=stack, hosts=hosts, platform=config.platform))
     app = AppTier(
         "app",
-        AppTierArgs(config=config, stack=stack, hosts=hosts, platform=config.platform, redis_url_for=redis.url_for),
+        AppTierArgs(
+            config=config,
+            stack=stack,
+            hosts=hosts,
+            platform=config.platform,
+            redis_url_for=redis.url_for,
+            redis_sentinels=redis.sentinels,
+            redis_sentinel_master=redis.sentinel_master,
+            database_url_for=postgres.url_for if postgres else None,
+        ),
     )
     return redis, app
 
@@ -84,10 +127,13 @@ def declare_monitoring(
     app: AppTier,
     *,
     edge_exporters: list[Endpoint],
+    postgres: PostgresCluster | None = None,
 ) -> MonitoringStack:
-    """Prometheus and friends, scraping the edge's exporters, Redis's and every app replica."""
+    """Prometheus and friends, scraping the edge's exporters, Redis's, PostgreSQL's and every app replica."""
     targets = {"nginx": edge_exporters} if edge_exporters else {}
     targets["redis"] = [redis.exporter]
+    if postgres is not None:
+        targets[POSTGRES_SCRAPE_JOB] = postgres.exporters
     labels: dict[str, dict[str, str]] = {}
     paths: dict[str, str] = {}
     for service_name, endpoints in app.metrics.items():
@@ -111,10 +157,19 @@ def declare_monitoring(
 
 
 def declare_backup(
-    config: StackConfig, stack: str, hosts: dict[str, VpsHost], redis: RedisCache, monitoring: MonitoringStack
+    config: StackConfig,
+    stack: str,
+    hosts: dict[str, VpsHost],
+    redis: RedisCache,
+    monitoring: MonitoringStack,
+    postgres: PostgresCluster | None = None,
 ) -> BackupJob | None:
     if not config.backup.enabled:
         return None
+    database_url = None
+    if postgres is not None and config.backup.database == "postgres":
+        # The first database, straight to the primary: pg_dump wants a session, not a pool.
+        database_url = postgres.url_for(config.backup.host or "", "primary", pooled=False)
     return BackupJob(
         "backup",
         BackupJobArgs(
@@ -124,7 +179,10 @@ def declare_backup(
             platform=config.platform,
             redis_address=redis.address_for(config.backup.host or "") if config.backup.redis else None,
             redis_password=redis.password,
+            redis_sentinels=redis.sentinels,
+            redis_sentinel_master=redis.sentinel_master,
             volumes={v: monitoring.volumes[v].name for v in config.backup.volumes},
+            database_url=database_url,
         ),
     )
 
@@ -138,6 +196,7 @@ def stack_outputs(
     redis: RedisCache,
     monitoring: MonitoringStack,
     backup: BackupJob | None,
+    postgres: PostgresCluster | None = None,
 ) -> dict[str, Any]:
     """The outputs contract (documented in docs/outputs.md, pinned by a test)."""
     roles = config.roles()
@@ -191,10 +250,11 @@ def stack_outputs(
             "port": config.redis.port,
             "replicaHost": config.redis.replica_host,
             "sentinels": redis.sentinels,
-            "sentinelMaster": "webstack" if redis.sentinels else None,
+            "sentinelMaster": redis.sentinel_master,
             "dataProtected": config.redis_protected,
         },
         "redisUrl": redis.url,
+        "postgres": postgres_outputs(config, postgres),
         "monitoring": {
             "host": config.monitoring.host,
             "prometheusUrl": monitoring.prometheus_url,
@@ -212,7 +272,36 @@ def stack_outputs(
             "retention": config.backup.retention.model_dump(by_alias=True),
             "restoreCommand": backup.restore_command if backup else None,
             "runNowCommand": backup.run_now_command if backup else None,
+            "drillCommand": backup.drill_command if backup else None,
+            "drillRecordsCommand": backup.drill_records_command if backup else None,
         },
+        **capacity_outputs(config),
+    }
+
+
+def postgres_outputs(config: StackConfig, postgres: PostgresCluster | None) -> dict[str, Any]:
+    """Where the database is; no credentials (services get their URLs as secret env)."""
+    pg = config.postgres
+    if pg is None or postgres is None:
+        return {
+            "enabled": False,
+            "host": None,
+            "standbyHost": None,
+            "port": None,
+            "pgbouncerPort": None,
+            "databases": [],
+            "dataProtected": False,
+            "psqlCommand": None,
+        }
+    return {
+        "enabled": True,
+        "host": pg.host,
+        "standbyHost": pg.standby_host,
+        "port": pg.port,
+        "pgbouncerPort": pg.pgbouncer.port if pg.pgbouncer_enabled and pg.pgbouncer else None,
+        "databases": [{"name": d.name, "owner": d.owner} for d in pg.databases],
+        "dataProtected": config.postgres_protected,
+        "psqlCommand": postgres.psql_command,
     }
 
 
@@ -348,6 +437,7 @@ def kubernetes_outputs(
             "dataProtected": config.redis_protected,
         },
         "redisUrl": redis.url,
+        "postgres": postgres_outputs(config, None),  # refused on platform kubernetes for now
         "monitoring": {
             "host": k8s_cfg.namespace,
             "prometheusUrl": monitoring.prometheus_url,
@@ -365,5 +455,15 @@ def kubernetes_outputs(
             "retention": config.backup.retention.model_dump(by_alias=True),
             "restoreCommand": backup.restore_command if backup else None,
             "runNowCommand": backup.run_now_command if backup else None,
+            "drillCommand": backup.drill_command if backup else None,
+            "drillRecordsCommand": backup.drill_records_command if backup else None,
         },
+        **capacity_outputs(config),
     }
+
+
+def capacity_outputs(config: StackConfig) -> dict[str, Any]:
+    """`capacity` (per host: placed and available) and `monthlyCost` (per host, total, budget):
+    the same figures the config loader checked (components/capacity.py)."""
+    report = capacity_report(config)
+    return {"capacity": report.capacity_output(), "monthlyCost": report.cost_output()}

@@ -17,7 +17,9 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from .config import HostConfig
+from .config_registry import RegistryConfig
 from .render.bootstrap import BootstrapSpec, render_bootstrap_script
+from .ssh_identity import SshIdentity
 from .stackfile import PROJECT_DIR
 
 
@@ -26,9 +28,15 @@ class VpsHostArgs:
     host: HostConfig
     stack: str
     ssh_private_key: pulumi.Input[str] | None = None
+    # The same key as a file, for Docker's ssh client.
+    ssh_identity: SshIdentity | None = None
     private_peers: list[str] = field(default_factory=list)
+    # Ports the world may reach besides SSH (the edge's HTTP and HTTPS on the edge host).
+    public_ports: tuple[int, ...] = ()
     # Publish internal ports on the private address: other hosts need to reach them.
     multi_host: bool = False
+    registry: RegistryConfig | None = None
+    registry_password: pulumi.Input[str] | None = None
 
 
 class VpsHost(pulumi.ComponentResource):
@@ -44,7 +52,12 @@ class VpsHost(pulumi.ComponentResource):
         if self.is_local:
             self.config_root = str(PROJECT_DIR / ".webstack" / args.stack)
             self.bootstrap: command.remote.Command | None = None
-            self.docker = docker.Provider(f"{name}-docker", host="unix:///var/run/docker.sock", opts=child)
+            self.docker = docker.Provider(
+                f"{name}-docker",
+                host="unix:///var/run/docker.sock",
+                registry_auth=self._registry_auth(args),
+                opts=child,
+            )
         else:
             self.config_root = f"/opt/webstack/{args.stack}"
             script = render_bootstrap_script(
@@ -54,6 +67,9 @@ class VpsHost(pulumi.ComponentResource):
                     config_root=self.config_root,
                     ssh_port=args.host.ssh_port,
                     private_peers=tuple(args.private_peers),
+                    public_ports=args.public_ports,
+                    registry_server=args.registry.server if args.registry else None,
+                    registry_ca=args.registry.ca_certificate if args.registry else None,
                 )
             )
             self.bootstrap = command.remote.Command(
@@ -64,10 +80,12 @@ class VpsHost(pulumi.ComponentResource):
                 triggers=[hashlib.sha256(script.encode()).hexdigest()],
                 opts=child,
             )
+            identity = args.ssh_identity
             self.docker = docker.Provider(
                 f"{name}-docker",
                 host=f"ssh://{args.host.deploy_user}@{args.host.address}:{args.host.ssh_port}",
-                ssh_opts=["-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes"],
+                ssh_opts=identity.ssh_options() if identity else ["-o", "StrictHostKeyChecking=accept-new"],
+                registry_auth=self._registry_auth(args),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bootstrap]),
             )
         self.provider_opts = pulumi.ResourceOptions(provider=self.docker)
@@ -91,6 +109,27 @@ class VpsHost(pulumi.ComponentResource):
     @property
     def internal_address(self) -> str:
         return self.host.internal_address
+
+    def operator_command(self, remote: str) -> str:
+        """An operator's command line that runs `remote` (a shell command) on this host: itself
+        on the local host, else ssh as the deploy user with the command as one argument."""
+        if self.is_local:
+            return remote
+        port = "" if self.host.ssh_port == 22 else f" -p {self.host.ssh_port}"
+        return f"ssh {self.host.deploy_user}@{self.host.address}{port} {shlex.quote(remote)}"
+
+    @staticmethod
+    def _registry_auth(args: VpsHostArgs) -> list[docker.ProviderRegistryAuthArgs] | None:
+        """The engine logs in to the private registry to pull (the password stays a secret)."""
+        if args.registry is None:
+            return None
+        return [
+            docker.ProviderRegistryAuthArgs(
+                address=args.registry.server,
+                username=args.registry.username,
+                password=args.registry_password,
+            )
+        ]
 
     def _connection(self, user: str) -> command.remote.ConnectionArgs:
         return command.remote.ConnectionArgs(

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
+from .capacity import EXPORTER
 from .vps_host import VpsHost
 
 # Every container: restart on failure or reboot, rotated logs.
@@ -110,9 +111,11 @@ def endpoint(container: docker.Container, *, host: str, internal_address: str, p
     return Endpoint(host=host, local=local, remote=remote)
 
 
-def internal_port(port: int, address: str) -> docker.ContainerPortArgs:
-    """Publish a container port on the private address only, on a port Docker picks."""
-    return docker.ContainerPortArgs(internal=port, ip=address)
+def internal_port(port: int, address: str, external: int | None = None) -> docker.ContainerPortArgs:
+    """Publish a container port on the private address only, on a fixed host port (the
+    container port by default): a port Docker picked would change when the container
+    restarts, and other hosts would lose it."""
+    return docker.ContainerPortArgs(internal=port, external=external or port, ip=address)
 
 
 def _external(ports: Sequence[docker.outputs.ContainerPort] | None, internal: int) -> int:
@@ -133,6 +136,7 @@ def exporter(
     depends_on: list[pulumi.Resource],
     command: list[str] | None = None,
     envs: pulumi.Input[list[str]] | None = None,
+    healthcheck: docker.ContainerHealthcheckArgs | None = None,
 ) -> Endpoint:
     """A Prometheus exporter beside what it watches: nobody, 64 MB, private port only."""
     container = docker.Container(
@@ -143,8 +147,9 @@ def exporter(
         envs=envs,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name)],
         ports=[internal_port(port, host.internal_address)] if host.multi_host else [],
+        healthcheck=healthcheck,
         user="65534:65534",
-        **container_defaults(memory_mb=64),
+        **container_defaults(memory_mb=EXPORTER.memory_mb),
         opts=pulumi.ResourceOptions(
             parent=parent, provider=host.docker, depends_on=depends_on, delete_before_replace=True
         ),

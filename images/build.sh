@@ -5,7 +5,9 @@
 #   1. webstack-local/debian:bookworm: `debootstrap --variant=minbase` (images/debian/
 #      prepare-rootfs.sh slims it and applies security updates), kept as a tarball in the
 #      cache dir and `docker import`ed;
-#   2. one image per directory images/<name>/ (Dockerfile FROM that base, apt inside).
+#   2. one image per directory images/<name>/ (Dockerfile FROM that base, apt inside);
+#      a context `gobin:NAME` is the cache folder of a Go binary that images/gobin.sh builds
+#      from the Go module proxy (VictoriaLogs, vmalert), so the image carries that binary.
 #
 # Cached and idempotent: an image whose tag exists with the label webstack.context-hash
 # equal to the hash of its Dockerfile, its build context and its base is not built again;
@@ -37,7 +39,8 @@ SECURITY_MIRROR=${WEBSTACK_DEBIAN_SECURITY_MIRROR:-} # likewise
 LABEL=webstack.context-hash
 BASE_TAG=webstack-local/debian:$SUITE
 
-# name, tag, build context (relative to the repository); the Dockerfile is images/<name>/Dockerfile.
+# name, tag, build context (relative to the repository, or gobin:NAME: the folder of the binary
+# images/gobin.sh NAME builds); the Dockerfile is images/<name>/Dockerfile.
 IMAGES=(
   "nginx webstack-local/nginx:$SUITE images/nginx"
   "redis webstack-local/redis:$SUITE images/redis"
@@ -47,6 +50,10 @@ IMAGES=(
   "nginx-exporter webstack-local/nginx-exporter:$SUITE images/nginx-exporter"
   "redis-exporter webstack-local/redis-exporter:$SUITE images/redis-exporter"
   "backup webstack-local/backup:$SUITE images/backup"
+  "victorialogs webstack-local/victorialogs:v1.52.1 gobin:victoria-logs"
+  "vmalert webstack-local/vmalert:v1.151.0 gobin:vmalert"
+  "syslog-ng webstack-local/syslog-ng:$SUITE images/syslog-ng"
+  "postgres webstack-local/postgres:$SUITE images/postgres"
   "demo-app webstack-local/demo-app:0.1.0 examples/demo-app"
 )
 
@@ -287,6 +294,11 @@ remove_if_unused() {
 build_image() {
   local name=$1 tag=$2 context=$REPO/$3 dockerfile=$HERE/$1/Dockerfile started hash old log
   started=$(now)
+  if [[ "$3" == gobin:* ]]; then
+    # The binary's cache folder (built once, under a lock): its hash below is the binary's.
+    context=$("$HERE/gobin.sh" "${3#gobin:}" | tail -n 1) || die "$name: images/gobin.sh ${3#gobin:} failed"
+    context=$(dirname "$context")
+  fi
   [[ -f "$dockerfile" ]] || die "$name: no $dockerfile"
   [[ -d "$context" ]] || die "$name: no build context $context"
   hash=$(

@@ -210,6 +210,7 @@ _NOT_A_VALUE_SUFFIXES = frozenset(
         "URI",
         "HOST",
         "PORT",
+        "LOCAL",  # initdb's --auth-local (like --auth-host) names a method: peer, scram-sha-256
     }
 )
 

@@ -25,16 +25,27 @@ Role = Literal[
     "grafana",
     "exporter",
     "backup",
+    "postgres",
+    "pgbouncer",
+    "log-store",
+    "vmalert",
     "other",
 ]
 
 # Internal services: never on a public interface.
 INTERNAL_ROLES: frozenset[str] = frozenset(
-    {"redis", "redis-sentinel", "prometheus", "alertmanager", "grafana", "exporter"}
+    {"redis", "redis-sentinel", "prometheus", "alertmanager", "grafana", "exporter", "postgres", "pgbouncer"}
 )
 # Well-known container ports of internal services (Redis, Sentinel, Prometheus,
-# Alertmanager, node / nginx / redis exporters).
-INTERNAL_PORTS: frozenset[int] = frozenset({6379, 26379, 9090, 9093, 9100, 9113, 9121})
+# Alertmanager, node / nginx / redis exporters; PostgreSQL, PgBouncer, the postgres exporter).
+INTERNAL_PORTS: frozenset[int] = frozenset({6379, 26379, 9090, 9093, 9100, 9113, 9121, 5432, 6432, 9187})
+
+# The log store (VictoriaLogs: its HTTP API and web UI on 9428) and vmalert (8880), which runs the
+# LogsQL alert rules (docs/logs.md): internal as Prometheus is, on loopback or a private address.
+LOG_ROLES: frozenset[str] = frozenset({"log-store", "vmalert"})
+LOG_PORTS: frozenset[int] = frozenset({9428, 8880})
+INTERNAL_ROLES = INTERNAL_ROLES | LOG_ROLES
+INTERNAL_PORTS = INTERNAL_PORTS | LOG_PORTS
 
 
 def command_args(props: Mapping[str, Any]) -> list[str]:
@@ -62,10 +73,18 @@ def role(props: Mapping[str, Any], resource_name: str) -> Role:
     env = parse_env(props.get("envs"))
     if "redis-server" in joined:
         return "redis-sentinel" if "--sentinel" in joined else "redis"
+    if "pgbouncer" in joined and "prometheus-postgres-exporter" not in joined:
+        return "pgbouncer"
+    if "webstack-postgres-" in joined or re.search(r"\b(postgres|initdb|pg_ctl)\b.*-D ", joined):
+        return "postgres"
     if args and args[0] == "nginx":
         return "edge"
     if "--storage.tsdb.path" in joined or "prometheus.yml" in joined:
         return "prometheus"
+    if "-storageDataPath=" in joined or "victoria-logs" in joined:
+        return "log-store"
+    if "-datasource.url=" in joined or "-rule.defaultRuleType=" in joined:
+        return "vmalert"  # before Alertmanager: its -notifier.url names it
     if "alertmanager" in joined or "--cluster.listen-address" in joined:
         return "alertmanager"
     if any(key.startswith("GF_") for key in env):
@@ -90,6 +109,8 @@ def role(props: Mapping[str, Any], resource_name: str) -> Role:
         ("alertmanager", "alertmanager"),
         ("grafana", "grafana"),
         ("exporter", "exporter"),
+        ("victoria", "log-store"),
+        ("vmalert", "vmalert"),
         ("backup", "backup"),
         ("edge", "edge"),
         ("nginx", "edge"),

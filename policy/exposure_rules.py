@@ -29,7 +29,7 @@ DOCKER_PROVIDER = "pulumi:providers:docker"
 REMOTE_COMMAND = "command:remote:Command"
 
 
-_INTERNAL_NAME = re.compile(r"redis|sentinel|prometheus|alertmanager|grafana|exporter|pushgateway")
+_INTERNAL_NAME = re.compile(r"redis|sentinel|prometheus|alertmanager|grafana|exporter|pushgateway|victoria|vmalert")
 
 
 def _k8s_service_exposure(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -50,9 +50,10 @@ def _k8s_service_exposure(args: ResourceValidationArgs, report_violation: Report
 
 
 def internal_services_not_public(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """Redis, Sentinel, Prometheus, Alertmanager, Grafana and the exporters publish ports only on
-    loopback or a private address (never 0.0.0.0, ::, a public address) and never use host networking;
-    on Kubernetes their Services are never LoadBalancer, NodePort or externalIPs."""
+    """Redis, Sentinel, Prometheus, Alertmanager, Grafana, the exporters, the log store and vmalert
+    publish ports only on loopback or a private address (never 0.0.0.0, ::, a public address) and
+    never use host networking; on Kubernetes their Services are never LoadBalancer, NodePort or
+    externalIPs."""
     if args.resource_type == K8S_SERVICE:
         _k8s_service_exposure(args, report_violation)
         return
@@ -126,6 +127,9 @@ def firewall_problems(script: str, allowed_ports: set[int]) -> list[str]:
         problems.append("never enables the firewall (`ufw --force enable`)")
     elif disable and max(disable) > max(enable):
         problems.append("disables the firewall after enabling it")
+    # Docker's published ports are forwarded, never seen by ufw: DOCKER-USER must end in a drop.
+    if not any(re.search(r"\biptables\b.*-A\s+DOCKER-USER\s+-j\s+DROP\b", line) for line in lines):
+        problems.append("leaves Docker's published ports open to the world (no final DROP in the DOCKER-USER chain)")
     for line in lines:
         match = re.search(r"\bufw\s+allow\s+(.+)$", line)
         if not match:
@@ -184,7 +188,8 @@ def host_firewall_enabled(args: StackValidationArgs, report_violation: ReportVio
         if not scripts:
             report_violation(
                 f"{who}: no command on the host sets up its firewall; fix: the VpsHost bootstrap "
-                "(`ufw default deny incoming`, `ufw allow` 22/80/443, `ufw --force enable`) before any container.",
+                "(`ufw default deny incoming`, `ufw allow` 22/80/443, `ufw --force enable`, DOCKER-USER ending in DROP) "
+                "before any container.",
                 provider.urn,
             )
             continue

@@ -18,7 +18,17 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from . import cloudflare_rules, exposure_rules, kubernetes_rules, nginx_rules, resilience_rules, secrets_rules
+from . import (
+    cloudflare_rules,
+    cost_rules,
+    drill_rules,
+    exposure_rules,
+    kubernetes_rules,
+    nginx_rules,
+    postgres_rules,
+    resilience_rules,
+    secrets_rules,
+)
 from .common import Schema
 
 PACK_NAME = "webstack-guardrails"
@@ -152,6 +162,13 @@ POLICIES: list[Policy] = [
         tags=["secrets", "kubernetes"],
     ),
     _stack(
+        "postgres-passwords",
+        postgres_rules.postgres_passwords,
+        severity=CRITICAL,
+        tags=["secrets", "postgres"],
+        schema=postgres_rules.PASSWORDS_SCHEMA,
+    ),
+    _stack(
         "stack-config-no-plaintext-secrets",
         secrets_rules.stack_config_no_plaintext_secrets,
         severity=CRITICAL,
@@ -197,11 +214,33 @@ POLICIES: list[Policy] = [
         schema=resilience_rules.BACKUP_SCHEMA,
     ),
     _stack(
+        "production-restore-drill",
+        drill_rules.production_restore_drill,
+        severity=HIGH,
+        tags=["resilience", "backup"],
+        schema=drill_rules.DRILL_SCHEMA,
+    ),
+    _stack(
+        "production-postgres-standby",
+        postgres_rules.production_postgres_standby,
+        severity=HIGH,
+        tags=["resilience", "postgres"],
+        schema=postgres_rules.STANDBY_SCHEMA,
+    ),
+    _stack(
         "production-monitoring",
         resilience_rules.production_monitoring,
         severity=HIGH,
         tags=["resilience", "monitoring"],
         schema=resilience_rules.MONITORING_SCHEMA,
+    ),
+    # Cost
+    _stack(
+        "monthly-budget",
+        cost_rules.monthly_budget,
+        severity=HIGH,
+        tags=["cost", "capacity"],
+        schema=cost_rules.BUDGET_SCHEMA,
     ),
 ]
 
@@ -228,6 +267,6 @@ def build_pack() -> None:
         name=PACK_NAME,
         policies=POLICIES,
         enforcement_level=PACK_ENFORCEMENT,
-        description="webstack guardrails: HTTPS/TLS, rate limits, secret handling, exposure and resilience, "
+        description="webstack guardrails: HTTPS/TLS, rate limits, secret handling, exposure, resilience and cost, "
         "checked on the resources the program declares (the edge's nginx.conf parsed with crossplane).",
     )

@@ -50,7 +50,8 @@ WEAK_SCHEMA: Schema = {
 }
 
 _SCRIPT_ASSIGN = re.compile(r"(?:^|[\s;&|(])(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s;&|]+)")
-_SCRIPT_FLAG = re.compile(r"(?:^|\s)--([A-Za-z][\w.-]*)(?:=|\s+)(\"[^\"]*\"|'[^']*'|[^\s;&|]+)")
+# A flag's value: after "=", anything; after a space, not another flag (`--no-auth-warning -a`).
+_SCRIPT_FLAG = re.compile(r"(?:^|\s)--([A-Za-z][\w.-]*)(?:=|\s+(?!-))(\"[^\"]*\"|'[^']*'|[^\s;&|]+)")
 _SCRIPT_REDIS = re.compile(r"\b(requirepass|masterauth)\s+(\"[^\"]*\"|'[^']*'|\S+)")
 
 
@@ -68,6 +69,9 @@ def _argument_secrets(args: list[str]) -> Iterator[tuple[str, str]]:
             for pattern in (_SCRIPT_ASSIGN, _SCRIPT_FLAG, _SCRIPT_REDIS):
                 for match in pattern.finditer(token):
                     name, value = match.group(1), _unquote(match.group(2))
+                    # `--no-password >&2`: a switch that takes no value, then a redirection.
+                    if name.startswith("no-") or value.startswith((">", "<")):
+                        continue
                     if (is_secret_name(name) or name in ("requirepass", "masterauth")) and not is_reference(value):
                         yield name, value
             continue

@@ -45,6 +45,8 @@ WEBSTACK_PLAIN_KEYS = frozenset(
         "monitoring",
         "images",
         "kubernetes",
+        "capacity",
+        "postgres",
     )
 )
 # Config paths whose secret-sounding key holds the *name* of a secret, not its value.

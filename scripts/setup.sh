@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-# nginx, promtool/amtool, restic, PostgreSQL, Redis and shellcheck: the rendered
-# configs and scripts are tested on these real servers.
-packages=(nginx-light wrk prometheus prometheus-alertmanager restic postgresql redis-server redis-tools shellcheck openssl python3-venv python3-redis)
+# nginx, promtool/amtool, restic, PostgreSQL (with PgBouncer and the postgres exporter),
+# Redis and shellcheck: the rendered configs and scripts are tested on these real servers; syslog-ng
+# with its HTTP destination ships logs to VictoriaLogs (docs/logs.md; the store is built from Go).
+packages=(nginx-light wrk prometheus prometheus-alertmanager restic postgresql pgbouncer prometheus-postgres-exporter redis-server redis-tools shellcheck openssl python3-venv python3-redis python3-psycopg2 syslog-ng-core syslog-ng-mod-http)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -51,6 +51,8 @@ class Outcome:
     error: str | None
     latency_s: float
     replica: str | None
+    body: bytes | None = None  # kept when the load was asked to (keep_bodies)
+    request_id: str | None = None  # the edge's X-Request-ID
 
     @property
     def failed(self) -> bool:
@@ -99,9 +101,10 @@ class PacedLoad:
         host: str = "localhost",
         address: str = "127.0.0.1",
         timeout_s: float = 30.0,
+        keep_bodies: bool = False,
     ) -> None:
         self.port, self.targets, self.rate, self.host, self.address = port, targets, rate, host, address
-        self.timeout_s = timeout_s
+        self.timeout_s, self.keep_bodies = timeout_s, keep_bodies
         self.context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
         if cafile is None:  # no certificate to check against: encrypt, verify nothing
             self.context.check_hostname = False
@@ -160,19 +163,23 @@ class PacedLoad:
         status: int | None = None
         error: str | None = None
         replica: str | None = None
+        body: bytes | None = None
+        request_id: str | None = None
         try:
             headers = {"Host": self.host, "Connection": "close"}
             if target.body is not None:
                 headers["Content-Type"] = "application/json"
             conn.request(target.method, target.path, body=target.body, headers=headers)
             response = conn.getresponse()
-            response.read()
+            content = response.read()
             status, replica = response.status, response.getheader("X-Replica")
+            request_id = response.getheader("X-Request-ID")
+            body = content if self.keep_bodies else None
         except (OSError, http.client.HTTPException) as problem:
             error = f"{type(problem).__name__}: {problem}"
         finally:
             conn.close()
-        return Outcome(due, target, status, error, time.monotonic() - due, replica)
+        return Outcome(due, target, status, error, time.monotonic() - due, replica, body, request_id)
 
     def _record(self, outcome: Outcome) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ protect and delete-before-replace options, and which inputs are secret.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,11 +120,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = _fake(f"password:{args.name}")[: int(state.get("length", 32))]
         if args.typ.startswith("command:") and "stdout" not in state:
-            state["stdout"] = "-----BEGIN CERTIFICATE REQUEST-----\nMOCK\n-----END CERTIFICATE REQUEST-----\n"
+            port_slot = re.match(r"for port in (\d+) ", str(state.get("create", "")))
+            if port_slot:  # an app replica's port slot (components/app_tier.py): both free, the first
+                state["stdout"] = port_slot.group(1) + "\n"
+            else:
+                state["stdout"] = "-----BEGIN CERTIFICATE REQUEST-----\nMOCK\n-----END CERTIFICATE REQUEST-----\n"
         if args.typ == "cloudflare:index/originCaCertificate:OriginCaCertificate":
             state["certificate"] = "-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n"
         if args.typ == "docker:index/network:Network":
             state.setdefault("name", args.name)
+            if not state.get("ipamConfigs"):  # Docker picks a subnet from its pools, as here
+                octet = 18 + int(_fake(f"subnet:{args.name}")[:4], 16) % 200
+                state["ipamConfigs"] = [{"subnet": f"172.{octet}.0.0/16", "gateway": f"172.{octet}.0.1"}]
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

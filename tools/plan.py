@@ -4,7 +4,8 @@
     python -m tools.plan production --json
 
 No engine, no cloud account, no network. Secrets are printed as [secret]; secrets
-that are not set (or encrypted in the stack file) use offline placeholders.
+that are not set (or encrypted in the stack file) use offline placeholders. After the
+tree: each host's capacity (placed / available) and the monthly cost, then the outputs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from components.capacity import capacity_report, render_text
 from components.config import ConfigError
 from tools.offline import Declared, OfflineRun, Secret, run_offline
 
@@ -89,6 +91,7 @@ def render_tree(run: OfflineRun) -> str:
     for root in roots:
         walk(root, 1)
     lines.append("counts: " + ", ".join(f"{k}={v}" for k, v in run.counts().items()))
+    lines.append(render_text(capacity_report(run.config)))
     lines.append("outputs:")
     for key, value in run.outputs.items():
         lines.append(f"  {key}: {json.dumps(masked(value))}")

@@ -34,7 +34,8 @@ raw, secrets = read_stack_file("production")
 raw = copy.deepcopy(raw)
 apps = [f"app-{i + 1}" for i in range(hosts)]
 raw["webstack:hosts"] = [h for h in raw["webstack:hosts"] if not h["name"].startswith("app-")] + [
-    {"name": name, "address": f"198.51.100.{i + 1}", "privateAddress": f"10.1.{i // 250}.{i % 250 + 1}"}
+    {"name": name, "address": f"198.51.100.{i + 1}", "privateAddress": f"10.1.{i // 250}.{i % 250 + 1}",
+     "plan": "hostinger-business"}
     for i, name in enumerate(apps)
 ]
 raw["webstack:services"]["backend"].update(replicas=replicas, hosts=apps)

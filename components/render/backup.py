@@ -23,7 +23,8 @@ restore.sh <target> [snapshot-id|latest]: restores the target's snapshot into a 
 directory first and only touches live data once that succeeded. database: pg_restore
 --clean --if-exists in one transaction, or mongorestore --drop. redis: the RDB file is
 loaded into a private temporary redis-server on a unix socket, and every key is copied
-into the live Redis (REDIS_HOST/REDIS_PORT) with DUMP / RESTORE ... REPLACE, TTLs kept;
+into the live Redis (REDIS_HOST/REDIS_PORT, or the primary REDIS_SENTINELS name) with
+DUMP / RESTORE ... REPLACE, TTLs kept;
 keys that are not in the snapshot are left alone. volume: the directory's contents are
 replaced by the snapshot's.
 """
@@ -126,12 +127,17 @@ class BackupSpec:
     def s3(self) -> bool:
         return self.repository.startswith("s3:")
 
+    @property
+    def sftp(self) -> bool:
+        return self.repository.startswith("sftp:")
+
 
 def render_backup_env_names(spec: BackupSpec) -> list[str]:
     """The environment variables the scripts read, for the component to pass (all secret or host-specific).
 
     RESTIC_PASSWORD may be replaced by RESTIC_PASSWORD_FILE (a path to a file holding it);
-    REDISCLI_AUTH may be left unset for a Redis without a password.
+    REDISCLI_AUTH may be left unset for a Redis without a password; REDIS_SENTINELS and
+    REDIS_SENTINEL_MASTER are optional (restore then writes to the primary they name).
     """
     names = ["RESTIC_PASSWORD"]
     if spec.database != "none":
@@ -140,6 +146,8 @@ def render_backup_env_names(spec: BackupSpec) -> list[str]:
         names += ["REDIS_HOST", "REDIS_PORT", "REDISCLI_AUTH"]
     if spec.s3:
         names += ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    if spec.sftp:
+        names.append("RESTIC_SFTP_KEY")
     return names
 
 

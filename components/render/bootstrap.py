@@ -19,7 +19,6 @@ SYSCTL: dict[str, str] = {
     "vm.swappiness": "10",
 }
 LIMITS: dict[str, int] = {"nofile": 65536, "nproc": 32768}
-PUBLIC_PORTS: tuple[int, ...] = (22, 80, 443)
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,11 @@ class BootstrapSpec:
     ssh_port: int = 22
     # Other hosts of the stack: allowed to reach every port over the private network.
     private_peers: tuple[str, ...] = ()
-    public_ports: tuple[int, ...] = PUBLIC_PORTS
+    # Ports the world may reach besides SSH: the edge's HTTP and HTTPS, on the edge host only.
+    public_ports: tuple[int, ...] = ()
+    # A private registry (host[:port]) and the PEM of the CA its certificate is signed by.
+    registry_server: str | None = None
+    registry_ca: str | None = None
     sysctl: dict[str, str] = field(default_factory=lambda: dict(SYSCTL))
     limits: dict[str, int] = field(default_factory=lambda: dict(LIMITS))
 

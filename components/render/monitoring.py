@@ -27,6 +27,7 @@ __all__ = [
     "render_alert_rule_tests",
     "render_alert_rules",
     "render_alertmanager_config",
+    "render_drill_alert_rule_tests",
     "render_grafana_dashboard",
     "render_grafana_dashboard_providers",
     "render_grafana_datasources",
@@ -55,6 +56,14 @@ EXPR_DISK_PERCENT = (
 )
 EXPR_REDIS_MEMORY_PERCENT = "100 * redis_memory_used_bytes / redis_memory_max_bytes"
 EXPR_BACKUP_AGE = "time() - webstack_backup_last_success_timestamp_seconds"
+# PostgreSQL, from the postgres exporter (the metrics of Debian's 0.11 and of later releases):
+# client connections (pg_stat_activity rows of a database) against max_connections, and on
+# the primary the WAL each standby has not replayed yet (bytes), and its slots' state.
+EXPR_PG_CONNECTIONS_PERCENT = (
+    "100 * sum by (job, instance) (pg_stat_activity_count) / max by (job, instance) (pg_settings_max_connections)"
+)
+EXPR_PG_REPLICATION_LAG_BYTES = "pg_stat_replication_pg_wal_lsn_diff"
+PG_WEBSTACK_SLOTS = 'slot_name=~"webstack_.+"'
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -156,7 +165,7 @@ def render_targets_file(targets: Sequence[str], *, job: str, labels: Mapping[str
 
 # --- Alert rules ------------------------------------------------------------------------
 
-ValueFormat = Literal["raw", "percent", "ratio", "duration", "timestamp"]
+ValueFormat = Literal["raw", "percent", "ratio", "duration", "timestamp", "bytes"]
 
 # How each rule prints $value, in Go (rules) and in Python (the expected test output).
 _GO_VALUE: dict[str, str] = {
@@ -165,6 +174,7 @@ _GO_VALUE: dict[str, str] = {
     "ratio": "{{ $value | humanizePercentage }}",
     "duration": "{{ $value | humanizeDuration }}",
     "timestamp": "{{ $value | humanizeTimestamp }}",
+    "bytes": "{{ $value | humanize1024 }}B",
 }
 
 
@@ -199,8 +209,23 @@ def _humanize_duration(value: float) -> str:
     return f"{_go_g4(value)}{prefix}s"
 
 
+def _humanize_1024(value: float) -> str:
+    """Prometheus' humanize1024 template function."""
+    if abs(value) <= 1 or math.isnan(value) or math.isinf(value):
+        return _go_g4(value)
+    prefix = ""
+    for unit in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
+        if abs(value) < 1024:
+            break
+        prefix = unit
+        value /= 1024
+    return f"{_go_g4(value)}{prefix}"
+
+
 def _format_value(kind: ValueFormat, value: float) -> str:
     """What Prometheus prints for `$value` with the rule's pipeline."""
+    if kind == "bytes":
+        return f"{_humanize_1024(value)}B"
     if kind == "raw":
         return _num(value) if math.isfinite(value) else repr(value)
     if kind == "percent":
@@ -259,7 +284,113 @@ def _pct(ratio: float) -> str:
     return f"{_go_g4(ratio * 100)}%"
 
 
-def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
+def _postgres_rules(t: Thresholds) -> list[_Rule]:
+    levels: tuple[Literal["warning", "critical"], ...] = ("warning", "critical")
+    connections = {"warning": t.postgres_connections_warning, "critical": t.postgres_connections_critical}
+    lag = {"warning": t.postgres_replication_lag_warning_mb, "critical": t.postgres_replication_lag_critical_mb}
+    return [
+        _Rule(
+            "PostgresDown",
+            "critical",
+            "pg_up == 0",
+            "1m",
+            "PostgreSQL behind {instance} is down",
+            "The postgres exporter {instance} cannot reach PostgreSQL: pg_up = {value}.",
+            "raw",
+        ),
+        *(
+            _Rule(
+                "PostgresConnectionsHigh",
+                level,
+                f"{EXPR_PG_CONNECTIONS_PERCENT} > {_num(connections[level])}",
+                "5m",
+                "PostgreSQL {instance} is near max_connections",
+                f"PostgreSQL behind {{instance}} has {{value}}% of its max_connections in use ({level} above "
+                f"{_num(connections[level])}%); new connections will soon be refused.",
+                "percent",
+            )
+            for level in levels
+        ),
+        *(
+            _Rule(
+                "PostgresReplicationLagHigh",
+                level,
+                f"{EXPR_PG_REPLICATION_LAG_BYTES} > {lag[level]} * 1048576",
+                "5m",
+                "Standby {application_name} is behind its primary",
+                f"The standby {{application_name}} has not replayed {{value}} of the WAL of the primary behind "
+                f"{{instance}} ({level} above {lag[level]} MiB for 5 minutes).",
+                "bytes",
+            )
+            for level in levels
+        ),
+        _Rule(
+            # Not streaming: the standby is down or cut off, it falls behind, and the slot
+            # keeps the WAL on the primary (up to max_slot_wal_keep_size).
+            "PostgresStandbyNotStreaming",
+            "critical",
+            f"pg_replication_slots_active{{{PG_WEBSTACK_SLOTS}}} == 0",
+            "2m",
+            "No standby streams through slot {slot_name}",
+            "Nothing has streamed through the replication slot {slot_name} of the primary behind {instance} "
+            "for 2 minutes (active = {value}): its standby is down or cut off, and the primary keeps its WAL.",
+            "raw",
+        ),
+    ]
+
+
+def _drill_rules(t: Thresholds, max_age_hours: int) -> list[_Rule]:
+    """Restore drills (backup.drill, components/render/backup_drill.py's metrics)."""
+    slow = t.drill_max_duration_hours
+    return [
+        _Rule(
+            # A drill that failed: the backups may not restore. It names what (the record says why).
+            "BackupDrillFailed",
+            "critical",
+            "webstack_backup_drill_last_run_success == 0",
+            None,
+            "The last restore drill on {instance} failed",
+            "The last restore drill on {instance} failed (webstack_backup_drill_last_run_success = {value}): "
+            "the backups may not restore. Its record says why: drill.sh records 1.",
+            "raw",
+        ),
+        _Rule(
+            "BackupDrillTooOld",
+            "critical",
+            f"time() - webstack_backup_drill_last_success_timestamp_seconds > {max_age_hours} * 3600",
+            "5m",
+            "No restore drill has passed on {instance} for too long",
+            f"The last restore drill that passed on {{instance}} finished {{value}} ago; the limit is "
+            f"{max_age_hours}h (the drill schedule's longest gap and some).",
+            "duration",
+        ),
+        _Rule(
+            # Before the first drill ever reports, or when its metric stops being exported.
+            "BackupDrillMissing",
+            "critical",
+            "absent(webstack_backup_drill_last_run_timestamp_seconds)",
+            f"{max_age_hours}h",
+            "No restore drill has reported",
+            f"webstack_backup_drill_last_run_timestamp_seconds has been absent for {max_age_hours}h "
+            "(absent = {value}): no drill has run, or its metric is not exported.",
+            "raw",
+        ),
+        _Rule(
+            "BackupDrillSlow",
+            "warning",
+            f"webstack_backup_drill_duration_seconds > {_num(slow)} * 3600",
+            None,
+            "The last restore drill on {instance} was slow",
+            f"The last restore drill on {{instance}} took {{value}}, more than the {_humanize_duration(slow * 3600)} "
+            "a restore may take (seed 000: restored within 4 hours).",
+            "duration",
+        ),
+    ]
+
+
+def _rule_groups(
+    t: Thresholds, backups: bool, postgres: bool = False, drill_max_age_hours: int | None = None
+) -> list[tuple[str, list[_Rule]]]:
     levels: tuple[Literal["warning", "critical"], ...] = ("warning", "critical")
     error = {"warning": t.error_rate_warning, "critical": t.error_rate_critical}
     latency = {"warning": t.latency_p95_warning_s, "critical": t.latency_p95_critical_s}
@@ -438,14 +569,27 @@ def _rule_groups(t: Thresholds, backups: bool) -> list[tuple[str, list[_Rule]]]:
         ("webstack-edge", edge),
         ("webstack-redis", redis),
     ]
-    return [(name, rules) for name, rules in groups if backups or name != "webstack-backups"]
+    if postgres:
+        groups.append(("webstack-postgres", _postgres_rules(t)))
+    if drill_max_age_hours is not None:
+        groups.append(("webstack-backup-drills", _drill_rules(t, drill_max_age_hours)))
+    return [(name, rules) for name, rules in groups if backups or not name.startswith("webstack-backup")]
 
 
-def render_alert_rules(thresholds: Thresholds, *, environment: str, backups: bool = True) -> str:
-    """A Prometheus rule file. `backups=False` leaves out the backup alerts (no BackupJob)."""
+def render_alert_rules(
+    thresholds: Thresholds,
+    *,
+    environment: str,
+    backups: bool = True,
+    postgres: bool = False,
+    drill_max_age_hours: int | None = None,
+) -> str:
+    """A Prometheus rule file. `backups=False` leaves out the backup alerts (no BackupJob);
+    `postgres=True` adds PostgreSQL's (a webstack:postgres cluster); `drill_max_age_hours`
+    adds the restore drills' (backup.drill on: StackConfig.drill_max_age_hours())."""
     groups = [
         {"name": name, "rules": [rule.as_rule(environment) for rule in rules]}
-        for name, rules in _rule_groups(thresholds, backups)
+        for name, rules in _rule_groups(thresholds, backups, postgres, drill_max_age_hours)
     ]
     return _dump({"groups": groups})
 
@@ -483,14 +627,21 @@ def _between(low: float, high: float) -> float:
     return (low + high) / 2
 
 
-def render_alert_rule_tests(thresholds: Thresholds, *, rule_file: str, environment: str, backups: bool = True) -> str:
+def render_alert_rule_tests(
+    thresholds: Thresholds,
+    *,
+    rule_file: str,
+    environment: str,
+    backups: bool = True,
+    postgres: bool = False,
+) -> str:
     """A `promtool test rules` file for `render_alert_rules(thresholds, ...)`.
 
     For every alert and severity: a case that fires (labels and annotations checked)
     and one that must not (just under the threshold, or before `for:` elapses).
     """
     t = thresholds
-    rules = {(r.alert, r.severity): r for _, group in _rule_groups(t, backups) for r in group}
+    rules = {(r.alert, r.severity): r for _, group in _rule_groups(t, backups, postgres) for r in group}
 
     def exp(
         alert: str, severity: Literal["warning", "critical"], labels: Mapping[str, str], value: float
@@ -830,7 +981,112 @@ def render_alert_rule_tests(thresholds: Thresholds, *, rule_file: str, environme
             ],
         )
     )
+    if postgres:
+        tests += _postgres_rule_tests(t, exp)
     return _dump({"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests})
+
+
+def _postgres_rule_tests(t: Thresholds, exp: Any) -> list[dict[str, Any]]:
+    """promtool cases for the webstack-postgres group, from the same thresholds."""
+    tests: list[dict[str, Any]] = []
+    exporter = "postgres"
+    primary = {"job": exporter, "instance": "data-1:9187"}
+    standby = {"job": exporter, "instance": "data-2:9187"}
+    tests.append(
+        _test(
+            "PostgresDown: fires after 1m of pg_up == 0",
+            [_series("pg_up", primary, _flat(0, 5)), _series("pg_up", standby, _flat(1, 5))],
+            [
+                _check(0, "PostgresDown", []),
+                _check(2, "PostgresDown", [exp("PostgresDown", "critical", primary, 0)]),
+            ],
+        )
+    )
+
+    # Connections on servers of max_connections 10000 (0.01% steps): just under warning, just
+    # over it, just over critical; each count split over two pg_stat_activity_count series.
+    limit = 10_000
+    warning, critical = t.postgres_connections_warning, t.postgres_connections_critical
+    counts = {
+        "pg-1:9187": math.floor(warning * limit / 100) - 1,
+        "pg-2:9187": math.floor(warning * limit / 100) + 1,
+    }
+    if math.floor(critical * limit / 100) + 1 <= limit:
+        counts["pg-3:9187"] = math.floor(critical * limit / 100) + 1
+    series: list[dict[str, str]] = []
+    fired: list[dict[str, Any]] = []
+    for instance, count in counts.items():
+        labels = {"job": exporter, "instance": instance}
+        series.append(_series("pg_settings_max_connections", {**labels, "server": "x:5432"}, _flat(limit, 10)))
+        idle = count // 3
+        for state, value in (("idle", idle), ("active", count - idle)):
+            activity = {**labels, "datname": "app", "server": "x:5432", "state": state}
+            series.append(_series("pg_stat_activity_count", activity, _flat(value, 10)))
+        percent = 100 * count / limit
+        for level, threshold in (("warning", warning), ("critical", critical)):
+            if percent > threshold:
+                fired.append(exp("PostgresConnectionsHigh", level, labels, percent))
+    tests.append(
+        _test(
+            f"PostgresConnectionsHigh: warning above {_num(warning)}%, critical above {_num(critical)}% "
+            "of max_connections, after 5m",
+            series,
+            [_check(4, "PostgresConnectionsHigh", []), _check(7, "PostgresConnectionsHigh", fired)],
+        )
+    )
+
+    mib = 1_048_576
+    lag_warning, lag_critical = t.postgres_replication_lag_warning_mb, t.postgres_replication_lag_critical_mb
+    lags = {
+        "data-2": lag_warning * mib - 1,
+        "data-3": _between(lag_warning, lag_critical) * mib,
+        "data-4": lag_critical * mib * 2,
+    }
+    series = []
+    fired = []
+    for standby_name, lag in lags.items():
+        labels = {
+            **primary,
+            "application_name": standby_name,
+            "client_addr": "10.0.0.14",
+            "server": "10.0.0.13:5432",
+            "state": "streaming",
+        }
+        series.append(_series("pg_stat_replication_pg_wal_lsn_diff", labels, _flat(lag, 10)))
+        for level, threshold in (("warning", lag_warning), ("critical", lag_critical)):
+            if lag > threshold * mib:
+                fired.append(exp("PostgresReplicationLagHigh", level, labels, lag))
+    tests.append(
+        _test(
+            f"PostgresReplicationLagHigh: warning above {lag_warning} MiB, critical above {lag_critical} MiB "
+            "not replayed, after 5m",
+            series,
+            [_check(4, "PostgresReplicationLagHigh", []), _check(7, "PostgresReplicationLagHigh", fired)],
+        )
+    )
+
+    def slot(name: str) -> dict[str, str]:
+        return {**primary, "server": "10.0.0.13:5432", "slot_name": name}
+
+    tests.append(
+        _test(
+            "PostgresStandbyNotStreaming: a webstack slot inactive for 2m; other slots never",
+            [
+                _series("pg_replication_slots_active", slot("webstack_data_2"), "1 1 0 0 0 0 0"),
+                _series("pg_replication_slots_active", slot("webstack_data_3"), _flat(1, 6)),
+                _series("pg_replication_slots_active", slot("someone_elses"), _flat(0, 6)),
+            ],
+            [
+                _check(3, "PostgresStandbyNotStreaming", []),
+                _check(
+                    5,
+                    "PostgresStandbyNotStreaming",
+                    [exp("PostgresStandbyNotStreaming", "critical", slot("webstack_data_2"), 0)],
+                ),
+            ],
+        )
+    )
+    return tests
 
 
 # --- Alertmanager -----------------------------------------------------------------------
@@ -978,3 +1234,76 @@ def render_grafana_dashboard(*, environment: str) -> str:
         "panels": panels,
     }
     return json.dumps(dashboard, indent=2) + "\n"
+
+
+def render_drill_alert_rule_tests(
+    thresholds: Thresholds, *, rule_file: str, environment: str, drill_max_age_hours: int
+) -> str:
+    """A `promtool test rules` file for the webstack-backup-drills group of
+    `render_alert_rules(thresholds, ..., drill_max_age_hours=...)`: a file of its own, evaluated
+    every 15 minutes, because a week and more at one-minute steps takes promtool minutes."""
+    t = thresholds
+    rules = {r.alert: r for r in _drill_rules(t, drill_max_age_hours)}
+
+    def exp(alert: str, labels: Mapping[str, str], value: float) -> dict[str, Any]:
+        return rules[alert].expected(labels, value, environment)
+
+    node = {"job": "node", "instance": "data-1:9100"}
+    other = {"job": "node", "instance": "data-2:9100"}
+    step = 15  # minutes, the evaluation interval and the samples' (a sample every evaluation: none goes stale)
+    limit = -(-drill_max_age_hours * 60 // step)  # the first step at or after the limit
+    steps = limit + 4
+
+    def check(at: int, alert: str, expected: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"eval_time": f"{at * step}m", "alertname": alert, "exp_alerts": expected}
+
+    def test(name: str, series: list[dict[str, str]], checks: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"name": name, "interval": f"{step}m", "input_series": series, "alert_rule_test": checks}
+
+    slow_s = _short(t.drill_max_duration_hours * 3600)
+    last_run = "webstack_backup_drill_last_run_timestamp_seconds"
+    tests = [
+        test(
+            "BackupDrillFailed: fires while the last drill failed, clears when one passes",
+            [
+                _series("webstack_backup_drill_last_run_success", node, "1 1 0 0 1 1"),
+                _series("webstack_backup_drill_last_run_success", other, _flat(1, 5)),
+            ],
+            [
+                check(1, "BackupDrillFailed", []),
+                check(2, "BackupDrillFailed", [exp("BackupDrillFailed", node, 0)]),
+                check(4, "BackupDrillFailed", []),
+            ],
+        ),
+        test(
+            f"BackupDrillTooOld: the last passing drill at 0 goes stale after {drill_max_age_hours}h (for 5m), "
+            "a fresh one never",
+            [
+                _series("webstack_backup_drill_last_success_timestamp_seconds", node, _flat(0, steps)),
+                _series("webstack_backup_drill_last_success_timestamp_seconds", other, _ramp(step * 60, steps)),
+                _series(last_run, node, _ramp(step * 60, steps)),
+            ],
+            [
+                check(limit, "BackupDrillTooOld", []),
+                check(limit + 2, "BackupDrillTooOld", [exp("BackupDrillTooOld", node, (limit + 2) * step * 60)]),
+                check(limit + 2, "BackupDrillMissing", []),
+            ],
+        ),
+        test(
+            f"BackupDrillMissing: no drill metric at all for {drill_max_age_hours}h",
+            [_series("up", node, _flat(1, steps))],
+            [
+                check(limit - 1, "BackupDrillMissing", []),
+                check(limit + 1, "BackupDrillMissing", [exp("BackupDrillMissing", {}, 1)]),
+            ],
+        ),
+        test(
+            f"BackupDrillSlow: a drill longer than {_num(t.drill_max_duration_hours)}h warns, a quicker one not",
+            [
+                _series("webstack_backup_drill_duration_seconds", node, _flat(slow_s + 60, 3)),
+                _series("webstack_backup_drill_duration_seconds", other, _flat(slow_s - 60, 3)),
+            ],
+            [check(1, "BackupDrillSlow", [exp("BackupDrillSlow", node, slow_s + 60)])],
+        ),
+    ]
+    return _dump({"rule_files": [rule_file], "evaluation_interval": f"{step}m", "tests": tests})

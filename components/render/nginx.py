@@ -71,6 +71,36 @@ TLS_CIPHERS = ":".join(
 
 RouteKind = Literal["api", "login", "websocket", "frontend"]
 
+# The access log: one JSON object per line (log_format escape=json), each value a string, so
+# that the log shipper and LogsQL read fields instead of parsing text (docs/logs.md). Names
+# stay clear of the shipper's own fields (host, stack, service, replica): `http_host` is the
+# request's Host. remote_addr is the client after the real-IP module (CF-Connecting-IP from
+# Cloudflare's ranges); request_id is the X-Request-ID the upstream got and the client sees.
+# upstream_* hold one value per upstream tried ("10.0.0.5:8000, 10.0.0.6:8000"), "" when none.
+ACCESS_LOG_FIELDS: tuple[tuple[str, str], ...] = (
+    ("time", "$time_iso8601"),
+    ("request_id", "$request_id"),
+    ("remote_addr", "$remote_addr"),
+    ("method", "$request_method"),
+    ("uri", "$request_uri"),
+    ("protocol", "$server_protocol"),
+    ("http_host", "$host"),
+    ("status", "$status"),
+    ("body_bytes_sent", "$body_bytes_sent"),
+    ("request_time", "$request_time"),
+    ("upstream_addr", "$upstream_addr"),
+    ("upstream_status", "$upstream_status"),
+    ("upstream_connect_time", "$upstream_connect_time"),
+    ("upstream_response_time", "$upstream_response_time"),
+    ("http_referer", "$http_referer"),
+    ("http_user_agent", "$http_user_agent"),
+)
+
+
+def access_log_format() -> str:
+    """The `log_format edge escape=json` string: {"time":"$time_iso8601",...}."""
+    return "{" + ",".join(f'"{name}":"{variable}"' for name, variable in ACCESS_LOG_FIELDS) + "}"
+
 
 @dataclass(frozen=True)
 class RateZone:
@@ -200,7 +230,9 @@ def _d(directive: str, *args: str | int, block: list[dict[str, Any]] | None = No
 def _headers(spec: EdgeSpec, extra: tuple[tuple[str, str], ...] = ()) -> list[dict[str, Any]]:
     # add_header is not inherited into a location that sets its own, so every
     # location that adds one repeats the whole set (and `always` covers error pages).
-    return [_d("add_header", k, v, "always") for k, v in [*security_headers(spec.hsts_max_age), *extra]]
+    # X-Request-ID: the id the upstream got too, so a client's report finds both log lines.
+    headers = [*security_headers(spec.hsts_max_age), ("X-Request-ID", "$request_id"), *extra]
+    return [_d("add_header", k, v, "always") for k, v in headers]
 
 
 def _proxy(upstream: str, *, websocket: bool = False) -> list[dict[str, Any]]:
@@ -212,6 +244,7 @@ def _proxy(upstream: str, *, websocket: bool = False) -> list[dict[str, Any]]:
         _d("proxy_set_header", "X-Real-IP", "$remote_addr"),
         _d("proxy_set_header", "X-Forwarded-For", "$proxy_add_x_forwarded_for"),
         _d("proxy_set_header", "X-Forwarded-Proto", "$scheme"),
+        _d("proxy_set_header", "X-Request-ID", "$request_id"),
         _d("proxy_set_header", "Connection", connection),
     ]
     if websocket:
@@ -270,12 +303,7 @@ def nginx_payload(spec: EdgeSpec) -> list[dict[str, Any]]:
         _d("include", rt.mime_types),
         _d("default_type", "application/octet-stream"),
         _d("server_tokens", "off"),
-        _d(
-            "log_format",
-            "edge",
-            '$remote_addr - [$time_local] "$request" $status $body_bytes_sent '
-            '$request_time $upstream_addr $upstream_response_time "$http_user_agent"',
-        ),
+        _d("log_format", "edge", "escape=json", access_log_format()),
         # Buffered access log: one write per 64k instead of one per request.
         _d("access_log", rt.access_log, "edge", "buffer=64k", "flush=1s"),
         _d("sendfile", "on"),
@@ -312,7 +340,10 @@ def nginx_payload(spec: EdgeSpec) -> list[dict[str, Any]]:
         _d("proxy_connect_timeout", "1s"),
         _d("proxy_send_timeout", "30s"),
         _d("proxy_read_timeout", "30s"),
-        _d("proxy_next_upstream", "error", "timeout", "http_502", "http_503", "http_504"),
+        # Not http_503: a 503 is the app's own answer (a shared dependency such as Redis is
+        # away), another replica would say the same, and as a counted failure it ejected
+        # every replica for fail_timeout: a Redis failover of 8 s became 30 s of 502s.
+        _d("proxy_next_upstream", "error", "timeout", "http_502", "http_504"),
         _d("proxy_next_upstream_tries", 3),
         _d("ssl_protocols", "TLSv1.2", "TLSv1.3"),
         _d("ssl_ciphers", TLS_CIPHERS),

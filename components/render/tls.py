@@ -57,8 +57,17 @@ def render_csr_script(tls_dir: str, server_names: list[str]) -> str:
 
 
 def render_install_cert_script(tls_dir: str, textfile_dir: str, server_name: str) -> str:
-    """Install a certificate read from stdin next to the key made by the CSR script."""
+    """Install a certificate read from stdin next to its key (made by the CSR script, or
+    provided); one that is not PEM, or not of that key, is refused and the old one kept."""
     d = shlex.quote(tls_dir)
-    return f"set -eu\ncat > {d}/edge.crt.tmp && mv {d}/edge.crt.tmp {d}/edge.crt\n" + _expiry_metric(
-        tls_dir, textfile_dir, server_name
+    return (
+        "set -eu\n"
+        f"cat > {d}/edge.crt.tmp\n"
+        f"if ! openssl x509 -noout -in {d}/edge.crt.tmp 2>/dev/null; then\n"
+        f"  rm -f {d}/edge.crt.tmp; echo 'webstack: the edge certificate is not a PEM certificate' >&2; exit 1\n"
+        "fi\n"
+        f'if [ "$(openssl x509 -noout -pubkey -in {d}/edge.crt.tmp)" != "$(openssl pkey -pubout -in {d}/edge.key)" ]; then\n'
+        f"  rm -f {d}/edge.crt.tmp; echo 'webstack: the edge certificate is not for the key in {tls_dir}/edge.key' >&2; exit 1\n"
+        "fi\n"
+        f"mv {d}/edge.crt.tmp {d}/edge.crt\n" + _expiry_metric(tls_dir, textfile_dir, server_name)
     )

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """webstack demo app: a stand-in for the user's back end (and front end) in the `local` stack.
 
-Python 3 standard library, plus Debian's python3-redis when it is installed (a minimal
-built-in Redis client is used otherwise). One file, no state of its own: a read-only root
-filesystem is fine.
+Python 3 standard library and Debian's python3-redis (its Sentinel client follows a
+failover without a restart). One file, no state of its own: a read-only root filesystem
+is fine.
 
 Environment:
   PORT              port to listen on (8000)
@@ -11,14 +11,23 @@ Environment:
   APP_ROLE          backend (the JSON API) or frontend (index.html and /static/app.js)
   WEBSTACK_REPLICA  this replica's name, sent back in X-Replica on every response
   REDIS_URL         redis://[:password@]host:port/db, for the hit counter (backend)
-  LOG_LEVEL         debug, info (default), warning or error
+  REDIS_SENTINELS   host:port,host:port,...: ask these Sentinels for the primary instead of
+                    REDIS_URL's host (its password and db still apply, to Sentinels too)
+  REDIS_SENTINEL_MASTER  the name the Sentinels monitor (webstack)
+  DATABASE_URL      postgresql://..., for the notes (backend; Debian's python3-psycopg2):
+                    writes go there (the primary, or PgBouncer in front of it)
+  DATABASE_REPLICA_URL  reads of the notes go there when set (the hot standby)
+  LOG_LEVEL         debug, info (default), warning or error (the audit log of POST, PUT,
+                    DELETE... requests is written at any level)
   KEEPALIVE_TIMEOUT seconds an idle keep-alive connection is kept (75, above nginx's 60)
   SHUTDOWN_DELAY    seconds to keep serving normally after SIGTERM before draining (0)
 
 Routes, both roles: GET /health (200 "ok", never touches Redis), GET /metrics
 (Prometheus text: http_requests_total{status}, http_request_duration_seconds histogram).
 backend: GET /api/ (an index: version, replica, routes), GET /api/hits, POST /api/auth/login, GET /api/data, GET /api/slow?seconds=N,
-GET /api/ws (WebSocket: a greeting naming the replica, then an echo).
+GET /api/ws (WebSocket: a greeting naming the replica, then an echo); with DATABASE_URL also
+POST /api/notes ({"text": ...}: a row written, its id answered) and GET /api/notes (the count
+and the latest rows, from the replica when DATABASE_REPLICA_URL is set).
 frontend: GET /, GET /index.html, GET /static/app.js.
 
 SIGTERM (or SIGINT) drains: the server stops accepting, idle keep-alive connections are
@@ -46,13 +55,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-try:  # Debian's python3-redis in the image
-    import redis as redis_lib
-except ImportError:  # pragma: no cover - depends on the interpreter
-    redis_lib = None
+import redis
+import redis.sentinel
 
 VERSION = "0.1.0"
 HITS_KEY = "webstack:demo:hits"
+REPLICA_WAIT_MS = 500
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_BODY = 1 << 20
 MAX_FRAME = 1 << 20
@@ -61,6 +69,10 @@ WS_IDLE_TIMEOUT_S = 300.0
 FIRST_REQUEST_GRACE_S = 2.0
 
 log = logging.getLogger("demo-app")
+# Requests that may change something (not GET, HEAD, OPTIONS), with their X-Request-ID, at any
+# LOG_LEVEL: one line per request the app received, so a request sent twice shows twice.
+audit = logging.getLogger("demo-app.audit")
+audit.setLevel(logging.INFO)
 
 
 class Metrics:
@@ -123,99 +135,113 @@ class RedisUnavailableError(Exception):
     pass
 
 
-class MiniRedis:
-    """Just enough of a Redis client (RESP2: AUTH, SELECT, INCR) when python3-redis is missing."""
+class HitCounter:
+    """INCR on the primary: REDIS_URL's host, or the one the Sentinels name (asked again
+    after a failover, on the next connection). Under Sentinel the INCR is acknowledged only
+    after WAIT (one replica, at most REPLICA_WAIT_MS) on the same connection: replication is
+    asynchronous, and a write the replica never got would be lost when it is promoted. The
+    answer says how many replicas had it (0 once the primary has none left)."""
 
-    def __init__(self, url: str, timeout: float = 2.0) -> None:
+    def __init__(
+        self, url: str | None, sentinels: list[tuple[str, int]] | None = None, master: str = "webstack"
+    ) -> None:
+        self._client: redis.Redis | None = None
+        if not url:
+            return
         parts = urlsplit(url)
         if parts.scheme != "redis":
             raise ValueError("REDIS_URL must be redis://[[user]:password@]host[:port][/db]")
-        self._address = (parts.hostname or "localhost", parts.port or 6379)
-        self._user = unquote(parts.username) if parts.username else None
-        self._password = unquote(parts.password) if parts.password else None
-        self._db = int(parts.path.lstrip("/") or 0)
-        self._timeout = timeout
-        self._idle: list[tuple[socket.socket, Any]] = []
-        self._lock = threading.Lock()
+        timeouts = {"socket_timeout": 2, "socket_connect_timeout": 2}
+        self._wait_for_replica = bool(sentinels)
+        if sentinels:
+            password = unquote(parts.password) if parts.password else None
+            watch = redis.sentinel.Sentinel(sentinels, sentinel_kwargs={"password": password, **timeouts}, **timeouts)
+            db = int(parts.path.lstrip("/") or 0)
+            self._client = watch.master_for(master, password=password, db=db, **timeouts)
+        else:
+            self._client = redis.Redis.from_url(url, **timeouts)
 
-    def incr(self, key: str) -> int:
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
-        try:
-            if conn is None:
-                conn = self._connect()
-            result = self._call(conn, "INCR", key)
-        except (OSError, RedisUnavailableError) as exc:
-            if conn is not None:
-                conn[0].close()
-            raise RedisUnavailableError(str(exc)) from exc
-        with self._lock:
-            self._idle.append(conn)
-        return int(result)
-
-    def _connect(self) -> tuple[socket.socket, Any]:
-        sock = socket.create_connection(self._address, timeout=self._timeout)
-        conn = (sock, sock.makefile("rb"))
-        try:
-            if self._password is not None:
-                auth = [self._user, self._password] if self._user else [self._password]
-                self._call(conn, "AUTH", *auth)
-            if self._db:
-                self._call(conn, "SELECT", str(self._db))
-        except BaseException:
-            sock.close()
-            raise
-        return conn
-
-    @staticmethod
-    def _call(conn: tuple[socket.socket, Any], *args: str) -> Any:
-        sock, reader = conn
-        out = [f"*{len(args)}\r\n".encode()]
-        for arg in args:
-            data = arg.encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-        sock.sendall(b"".join(out))
-        return MiniRedis._reply(reader)
-
-    @staticmethod
-    def _reply(reader: Any) -> Any:
-        line = reader.readline()
-        if not line.endswith(b"\r\n"):
-            raise RedisUnavailableError("connection closed by Redis")
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise RedisUnavailableError(rest.decode(errors="replace"))
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            size = int(rest)
-            return None if size < 0 else reader.read(size + 2)[:-2]
-        if kind == b"*":
-            size = int(rest)
-            return None if size < 0 else [MiniRedis._reply(reader) for _ in range(size)]
-        raise RedisUnavailableError(f"unexpected reply {line[:40]!r}")
-
-
-class HitCounter:
-    def __init__(self, url: str | None) -> None:
-        self._url = url
-        self._client: Any = None
-        if url and redis_lib is not None:
-            self._client = redis_lib.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        elif url:
-            self._client = MiniRedis(url)
-
-    def incr(self) -> int:
+    def incr(self) -> tuple[int, int | None]:
+        """The new count, and how many replicas acknowledged it (None: not asked)."""
         if self._client is None:
             raise RedisUnavailableError("REDIS_URL is not set")
         try:
-            return int(self._client.incr(HITS_KEY))
-        except RedisUnavailableError:
-            raise
-        except Exception as exc:  # redis.RedisError and socket errors alike
+            if not self._wait_for_replica:
+                return int(self._client.incr(HITS_KEY)), None
+            pipe = self._client.pipeline(transaction=False)  # one connection: WAIT covers the INCR
+            pipe.incr(HITS_KEY)
+            pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)
+            count, replicas = pipe.execute()
+            return int(count), int(replicas)
+        except (redis.RedisError, OSError) as exc:
             raise RedisUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class DatabaseUnavailableError(Exception):
+    pass
+
+
+class Notes:
+    """A table `notes` in PostgreSQL, created on first use (the database's owner may). One
+    connection per request: PgBouncer, when it is on, does the pooling."""
+
+    def __init__(self, url: str, replica_url: str | None = None) -> None:
+        import psycopg2  # Debian's python3-psycopg2; only the backends with a database need it
+
+        self._driver = psycopg2
+        self._url, self._replica_url = url, replica_url
+        self._created = False
+
+    def _connect(self, url: str) -> Any:
+        try:
+            connection = self._driver.connect(url, connect_timeout=3)
+        except self._driver.Error as exc:
+            raise DatabaseUnavailableError(f"{type(exc).__name__}: {str(exc).strip()}") from exc
+        connection.autocommit = True
+        return connection
+
+    def _run(self, url: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        connection = self._connect(url)
+        try:
+            with connection.cursor() as cursor:
+                if not self._created and url == self._url:
+                    cursor.execute(
+                        "CREATE TABLE IF NOT EXISTS notes (id bigserial PRIMARY KEY, text text NOT NULL, "
+                        "replica text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+                    )
+                    self._created = True
+                cursor.execute(sql, args)
+                return list(cursor.fetchall()) if cursor.description else []
+        except self._driver.Error as exc:
+            raise DatabaseUnavailableError(f"{type(exc).__name__}: {str(exc).strip()}") from exc
+        finally:
+            connection.close()
+
+    def add(self, text: str, replica: str) -> int:
+        rows = self._run(self._url, "INSERT INTO notes (text, replica) VALUES (%s, %s) RETURNING id", (text, replica))
+        return int(rows[0][0])
+
+    def latest(self, limit: int = 10) -> tuple[int, list[dict[str, Any]], str]:
+        """The count, the latest rows, and where they were read (primary or replica)."""
+        url, source = (self._replica_url, "replica") if self._replica_url else (self._url, "primary")
+        rows = self._run(
+            url,
+            "SELECT (SELECT count(*) FROM notes), id, text, replica FROM notes ORDER BY id DESC LIMIT %s",
+            (limit,),
+        )
+        count = int(rows[0][0]) if rows else 0
+        return count, [{"id": r[1], "text": r[2], "replica": r[3]} for r in rows], source
+
+
+def parse_sentinels(value: str) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS: host:port,host:port (a port is required)."""
+    found = []
+    for item in (part.strip() for part in value.split(",")):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"REDIS_SENTINELS must be host:port,host:port,..., not {value!r}")
+        found.append((host, int(port)))
+    return found
 
 
 INDEX_HTML = """<!doctype html>
@@ -252,13 +278,23 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
 
 
 class App:
-    def __init__(self, *, role: str, replica: str, redis_url: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        role: str,
+        replica: str,
+        redis_url: str | None,
+        sentinels: list[tuple[str, int]] | None = None,
+        sentinel_master: str = "webstack",
+        database_url: str | None = None,
+        database_replica_url: str | None = None,
+    ) -> None:
         if role not in ("backend", "frontend"):
             raise ValueError(f"APP_ROLE must be backend or frontend, not {role!r}")
         self.role = role
         self.replica = replica
         self.metrics = Metrics(replica, role)
-        self.hits = HitCounter(redis_url if role == "backend" else None)
+        self.hits = HitCounter(redis_url if role == "backend" else None, sentinels, sentinel_master)
         self.routes: dict[tuple[str, str], Callable[[Handler, dict[str, list[str]]], Response]] = {
             ("GET", "/health"): lambda h, q: (200, "text/plain; charset=utf-8", b"ok\n", {}),
             ("GET", "/metrics"): lambda h, q: (
@@ -277,6 +313,9 @@ class App:
                 ("GET", "/api/slow"): self.api_slow,
                 ("GET", "/api/ws"): self.api_ws,
             }
+            self.notes = Notes(database_url, database_replica_url) if database_url else None
+            if self.notes is not None:
+                self.routes |= {("POST", "/api/notes"): self.api_add_note, ("GET", "/api/notes"): self.api_notes}
         else:
             index = INDEX_HTML.format(replica=replica.replace("<", "&lt;").replace(">", "&gt;")).encode()
             page = (200, "text/html; charset=utf-8", index, {"Cache-Control": "no-cache"})
@@ -294,11 +333,38 @@ class App:
 
     def api_hits(self, handler: Handler, query: dict[str, list[str]]) -> Response:
         try:
-            hits = self.hits.incr()
+            hits, replicated = self.hits.incr()
         except RedisUnavailableError as exc:
             log.warning("redis unavailable: %s", exc)
             return json_response(503, {"error": "redis unavailable", "replica": self.replica}, {"Retry-After": "1"})
-        return json_response(200, {"hits": hits, "replica": self.replica})
+        answer: dict[str, Any] = {"hits": hits, "replica": self.replica}
+        if replicated is not None:
+            answer["replicated"] = replicated
+        return json_response(200, answer)
+
+    def api_add_note(self, handler: Handler, query: dict[str, list[str]]) -> Response:
+        assert self.notes is not None
+        try:
+            payload = json.loads(handler.body or b"{}")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+            return json_response(400, {"error": 'the body must be JSON: {"text": "..."}', "replica": self.replica})
+        try:
+            note = self.notes.add(payload["text"][:1000], self.replica)
+        except DatabaseUnavailableError as exc:
+            log.warning("database unavailable: %s", exc)
+            return json_response(503, {"error": "database unavailable", "replica": self.replica}, {"Retry-After": "1"})
+        return json_response(201, {"id": note, "replica": self.replica})
+
+    def api_notes(self, handler: Handler, query: dict[str, list[str]]) -> Response:
+        assert self.notes is not None
+        try:
+            count, latest, source = self.notes.latest()
+        except DatabaseUnavailableError as exc:
+            log.warning("database unavailable: %s", exc)
+            return json_response(503, {"error": "database unavailable", "replica": self.replica}, {"Retry-After": "1"})
+        return json_response(200, {"count": count, "latest": latest, "source": source, "replica": self.replica})
 
     def api_login(self, handler: Handler, query: dict[str, list[str]]) -> Response:
         user = "demo"
@@ -543,7 +609,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         path = urlsplit(self.path).path if hasattr(self, "path") else "-"
         level = logging.DEBUG if path in ("/health", "/metrics") else logging.INFO
-        log.log(level, '%s "%s" %s', self.address_string(), getattr(self, "requestline", ""), code)
+        # X-Request-ID: set by the edge per request, so one request is found across edge and app.
+        request_id = self.headers.get("X-Request-ID", "-") if getattr(self, "headers", None) else "-"
+        line = (self.address_string(), getattr(self, "requestline", ""), code, request_id)
+        if getattr(self, "command", "GET") in ("GET", "HEAD", "OPTIONS"):
+            log.log(level, '%s "%s" %s %s', *line)
+        else:  # a request that may change something: always in the audit log
+            audit.info('%s "%s" %s %s', *line)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.warning("%s %s", self.address_string(), format % args)
@@ -585,6 +657,10 @@ def main() -> int:
             role=os.environ.get("APP_ROLE", "backend"),
             replica=os.environ.get("WEBSTACK_REPLICA") or socket.gethostname(),
             redis_url=os.environ.get("REDIS_URL") or None,
+            sentinels=parse_sentinels(os.environ["REDIS_SENTINELS"]) if os.environ.get("REDIS_SENTINELS") else None,
+            sentinel_master=os.environ.get("REDIS_SENTINEL_MASTER") or "webstack",
+            database_url=os.environ.get("DATABASE_URL") or None,
+            database_replica_url=os.environ.get("DATABASE_REPLICA_URL") or None,
         )
         port = int(os.environ.get("PORT", "8000"))
         keepalive = float(os.environ.get("KEEPALIVE_TIMEOUT", "75"))

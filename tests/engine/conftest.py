@@ -16,31 +16,9 @@ from tools.sandbox import pulumi as run_pulumi
 __all__ = ["Project", "copy_project", "docker", "engine_with", "local_images", "pulumi"]
 
 
-@pytest.fixture(scope="session")
-def engine_bin() -> Path:
-    done = subprocess.run([str(PROJECT_DIR / "engine" / "ensure.sh")], capture_output=True, text=True, timeout=1700)
-    assert done.returncode == 0, f"engine/ensure.sh failed:\n{done.stderr[-3000:]}"
-    path = Path(done.stdout.strip().splitlines()[-1])
-    assert (path / "pulumi").exists(), path
-    return path
-
-
 @pytest.fixture
 def project(tmp_path: Path, engine_bin: Path) -> Project:
     return copy_project(tmp_path, engine_bin)
-
-
-@pytest.fixture(scope="session")
-def policy_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One virtualenv with the policy pack's requirements, linked as policy/venv into copies."""
-    venv = tmp_path_factory.mktemp("policy-venv") / "venv"
-    subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "-r", str(PROJECT_DIR / "policy" / "requirements.txt")],
-        check=True,
-        timeout=900,
-    )
-    return venv
 
 
 def pulumi(project: Project, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

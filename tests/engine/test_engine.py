@@ -111,13 +111,13 @@ def test_program_runs_to_the_providers(project: Project) -> None:
 
 @pytest.fixture(scope="session")
 def policy_project(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path, policy_venv: Path) -> Project:
-    """A tiny project named webstack beside a copy of the policy pack."""
+    """A tiny project named webstack beside a copy of the policy pack and of components/ (the
+    pack reads the stack's config with the program's own models: the budget policy sizes
+    the hosts as the program does)."""
     root = tmp_path_factory.mktemp("policy-project")
     shutil.copytree(PROJECT_DIR / "policy", root / "policy", ignore=shutil.ignore_patterns("venv", "__pycache__"))
     (root / "policy" / "venv").symlink_to(policy_venv)
-    (root / "components").mkdir()
-    for name in ("__init__.py", "config_values.py"):
-        shutil.copy2(PROJECT_DIR / "components" / name, root / "components" / name)
+    shutil.copytree(PROJECT_DIR / "components", root / "components", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "Pulumi.yaml").write_text(
         f"name: webstack\nruntime:\n  name: python\n  options:\n    virtualenv: {PROJECT_DIR / 'venv'}\n"
     )

@@ -86,8 +86,8 @@ def test_up_ends_with_the_stack_serving_and_its_urls(stack: LocalStack) -> None:
 def test_every_container_runs_healthy(stack: LocalStack) -> None:
     names = [r["outputs"]["name"] for r in stack.resources("docker:index/container:Container")]
     # edge + exporter, 3 app replicas, Redis + exporter, node exporter, Prometheus, Alertmanager,
-    # backup (Grafana has no image in the local set).
-    assert len(names) == 11, names
+    # backup (Grafana has no image in the local set); PostgreSQL, PgBouncer, the postgres exporter.
+    assert len(names) == 14, names
     deadline = time.monotonic() + 120
     for name in names:
         while True:
@@ -171,11 +171,15 @@ def test_prometheus_scrapes_every_target_and_loads_the_rules(stack: LocalStack) 
         "app-frontend": 1,
         "nginx": 1,
         "node": 1,
+        "postgres": 1,
         "prometheus": 1,
         "redis": 1,
     }, jobs
     groups = {g["name"]: len(g["rules"]) for g in prometheus("/api/v1/rules")["data"]["groups"]}
-    assert {"webstack-app", "webstack-redis", "webstack-hosts", "webstack-backups", "webstack-edge"} <= set(groups)
+    expected = {"webstack-app", "webstack-redis", "webstack-hosts", "webstack-backups", "webstack-edge"}
+    assert expected | {"webstack-postgres"} <= set(groups)
+    pg_up = prometheus("/api/v1/query?query=pg_up")["data"]["result"]
+    assert [r["value"][1] for r in pg_up] == ["1"], pg_up
     assert all(count > 0 for count in groups.values()), groups
 
 
@@ -198,6 +202,51 @@ def test_redis_refuses_a_client_without_the_password(stack: LocalStack) -> None:
     assert authed.stdout.strip() == "PONG"
 
 
+# --- PostgreSQL (webstack:postgres: a primary and PgBouncer on the local stack) ---------------------
+
+
+def psql(sql: str, *, database: str = "app") -> str:
+    """As the admin, on the primary's socket (peer authentication: no password)."""
+    done = docker(
+        "exec", "webstack-local-postgres", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1",
+        "-h", "/var/run/postgresql", "-U", "postgres", "-d", database, "-c", sql,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+NOTES_DIGEST = "select count(*) || ':' || coalesce(md5(string_agg(id || '/' || text, ',' order by id)), '') from notes"
+
+
+def test_notes_reach_postgres_through_pgbouncer(stack: LocalStack) -> None:
+    """POST /api/notes on the demo back end writes a row through PgBouncer (its DATABASE_URL)
+    into PostgreSQL; GET reads it back. Nothing of it listens on the host."""
+    texts = [f"note-{secrets.token_hex(6)}" for _ in range(20)]
+    ids = []
+    for text in texts:
+        reply = stack.request("POST", "/api/notes", body=json.dumps({"text": text}).encode())
+        assert reply.status == 201, reply.body
+        ids.append(json.loads(reply.body)["id"])
+    assert psql(f"select text from notes where id = {ids[-1]}") == texts[-1]
+    assert int(psql(f"select count(*) from notes where id in ({','.join(map(str, ids))})")) == len(texts)
+    listed = json.loads(stack.request("GET", "/api/notes").body)
+    assert listed["source"] == "primary" and listed["latest"][0]["text"] == texts[-1], listed
+    backend = stack.container_name("app-backend-0")
+    env = json.loads(docker("inspect", "-f", "{{json .Config.Env}}", backend).stdout)
+    url = next(e.split("=", 1)[1] for e in env if e.startswith("DATABASE_URL="))
+    assert re.fullmatch(r"postgresql://app:[A-Za-z0-9]{40}@pgbouncer:6432/app", url), "DATABASE_URL is not PgBouncer's"
+    # The owner's connections reach PostgreSQL from PgBouncer's address only.
+    pgbouncer_ip = docker(
+        "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "webstack-local-pgbouncer"
+    ).stdout.strip()
+    clients = psql("select distinct host(client_addr) from pg_stat_activity where usename = 'app'")
+    assert clients in ("", pgbouncer_ip), clients
+    for container in ("webstack-local-postgres", "webstack-local-pgbouncer", "webstack-local-postgres-exporter"):
+        assert docker("port", container).stdout.strip() == "", f"{container} publishes a port on the host"
+    assert psql("show password_encryption") == "scram-sha-256"
+    assert psql("select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'app'") == "t"
+
+
 def test_a_backup_run_leaves_restic_snapshots(stack: LocalStack) -> None:
     outputs = json.loads(stack.pulumi("stack", "output", "--json").stdout)
     ran = subprocess.run(outputs["backup"]["runNowCommand"], shell=True, capture_output=True, text=True, timeout=600)
@@ -205,7 +254,59 @@ def test_a_backup_run_leaves_restic_snapshots(stack: LocalStack) -> None:
     env = ". /run/webstack-backup.env &&"
     listed = docker("exec", "webstack-local-backup", "sh", "-c", f"{env} restic snapshots --json")
     tags = {tag for snapshot in json.loads(listed.stdout) for tag in snapshot.get("tags", [])}
-    assert {"redis", "volume:prometheus"} <= tags, tags
+    assert {"redis", "volume:prometheus", "database"} <= tags, tags
+
+
+def redis_keys(stack: LocalStack) -> str:
+    done = docker("exec", "-e", f"REDISCLI_AUTH={redis_password(stack)}", "webstack-local-redis", "redis-cli", "dbsize")
+    return done.stdout.strip()
+
+
+def test_a_restore_drill_passes_records_its_evidence_and_touches_nothing_live(stack: LocalStack) -> None:
+    """The output's drillCommand after the backup above: the latest snapshot restored into
+    scratch targets (a throwaway Redis, a throwaway PostgreSQL cluster, a scratch directory
+    for the volume), checked, and removed; the evidence record is in the repository (the
+    output's drillRecordsCommand prints it) and on the host; the metrics reach Prometheus.
+    The live database and Redis are as they were."""
+    outputs = json.loads(stack.pulumi("stack", "output", "--json").stdout)["backup"]
+    notes, keys = psql(NOTES_DIGEST), redis_keys(stack)
+    ran = subprocess.run(outputs["drillCommand"], shell=True, capture_output=True, text=True, timeout=900)
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
+    assert (psql(NOTES_DIGEST), redis_keys(stack)) == (notes, keys)
+    listed = subprocess.run(outputs["drillRecordsCommand"], shell=True, capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    record = json.loads(listed.stdout.strip().splitlines()[-1])
+    assert (record["kind"], record["stack"], record["result"]) == ("webstack-backup-drill", "local", "passed"), record
+    targets = {t["target"]: t for t in record["targets"]}
+    assert {"database", "redis", "volume:prometheus"} <= set(targets), targets
+    assert all(t["result"] == "passed" for t in targets.values()), targets
+    host_records = docker("exec", "webstack-local-backup", "ls", "/var/lib/webstack-backup-drills").stdout.split()
+    assert any(name.startswith("drill-") for name in host_records), host_records
+    deadline = time.monotonic() + 120
+    while True:
+        found = prometheus("/api/v1/query?query=webstack_backup_drill_last_run_success")["data"]["result"]
+        if found and found[0]["value"][1] == "1":
+            break
+        assert time.monotonic() < deadline, found
+        time.sleep(3)
+    leftovers = docker("exec", "webstack-local-backup", "sh", "-c", "ls /var/lib/webstack-backup").stdout.split()
+    assert not [name for name in leftovers if "scratch" in name or "drill" in name], leftovers
+
+
+def test_the_restore_command_brings_the_database_back_as_backed_up(stack: LocalStack) -> None:
+    """After the backup above: rows deleted and one added, then the output's restore command
+    for `database` (pg_restore into the primary as the owner): exactly the backed-up rows."""
+    backed_up = psql(NOTES_DIGEST)
+    assert not backed_up.startswith("0:"), "the notes test wrote no rows before the backup"
+    psql("delete from notes where id % 2 = 0; insert into notes (text, replica) values ('after the backup', 'test')")
+    assert psql(NOTES_DIGEST) != backed_up
+    outputs = json.loads(stack.pulumi("stack", "output", "--json").stdout)
+    command = outputs["backup"]["restoreCommand"].replace("<database|redis|volume:NAME> [SNAPSHOT]", "database")
+    restored = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=600)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert psql(NOTES_DIGEST) == backed_up
+    listed = json.loads(stack.request("GET", "/api/notes").body)
+    assert listed["count"] == int(backed_up.split(":")[0])
 
 
 # --- outputs, state, a second run -------------------------------------------------------------------
@@ -304,6 +405,45 @@ def scraped(job: str) -> set[str]:
     }
 
 
+def alertmanager_config() -> str:
+    with urllib.request.urlopen("http://127.0.0.1:19093/api/v2/status", timeout=10) as response:
+        return str(json.load(response)["config"]["original"])
+
+
+def test_an_alertmanager_config_change_reloads_it_in_place(stack: LocalStack) -> None:
+    """A new webhook URL (a secret) reaches the running Alertmanager: checked, then SIGHUP;
+    no container is replaced and Alertmanager keeps its start time (and its silences)."""
+    before = stack.containers()
+    started = started_at("webstack-local-alertmanager")
+    url = f"http://127.0.0.1:9/hook-{secrets.token_hex(4)}"
+    assert url not in alertmanager_config()
+    stack.pulumi("config", "set", "--secret", "webstack:alertWebhookUrl", url)
+    try:
+        done, seconds = stack.up()
+        print(f"\nalertmanager config change: up {seconds:.1f} s")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert stack.containers() == before
+        assert started_at("webstack-local-alertmanager") == started
+        deadline = time.monotonic() + 30
+        while url not in alertmanager_config():
+            assert time.monotonic() < deadline, alertmanager_config()
+            time.sleep(1)
+        # Written by Alertmanager's user, for it alone.
+        mode = docker(
+            "exec", "webstack-local-alertmanager", "stat", "-c", "%a %u", "/etc/alertmanager/alertmanager.yml"
+        )
+        assert mode.stdout.split() == ["600", "65534"], mode.stdout
+    finally:
+        stack.pulumi("config", "rm", "webstack:alertWebhookUrl")
+        done, _ = stack.up()
+        assert done.returncode == 0, done.stdout + done.stderr
+    deadline = time.monotonic() + 30
+    while url in alertmanager_config():
+        assert time.monotonic() < deadline, "the webhook removed from the config is still loaded"
+        time.sleep(1)
+    assert started_at("webstack-local-alertmanager") == started
+
+
 def test_a_rolling_deploy_under_load_fails_no_request(stack: LocalStack) -> None:
     release("0.1.1")
     before = stack.containers()
@@ -363,10 +503,15 @@ def test_a_crashed_replica_fails_no_request_and_docker_restarts_it(stack: LocalS
     reads the new address and reloads the edge, and traffic returns to it."""
     victim = stack.container_name("app-backend-0")
     pid = int(docker("inspect", "--format", "{{.State.Pid}}", victim).stdout)
+    started = docker("inspect", "--format", "{{.State.StartedAt}}", victim).stdout
     with stack.load() as load:
         time.sleep(3)
         crashed_at = time.monotonic()
         os.kill(pid, signal.SIGKILL)
+        # Docker has not noticed the death yet right after the kill: wait for its restart first.
+        while docker("inspect", "--format", "{{.State.StartedAt}}", victim).stdout == started:
+            assert time.monotonic() < crashed_at + 60, f"{victim} was not restarted within 60 s"
+            time.sleep(0.2)
         wait_healthy(victim)
         back_at = time.monotonic()
         done, seconds = stack.up("--refresh")

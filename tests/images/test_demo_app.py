@@ -1,9 +1,9 @@
 """The demo app (examples/demo-app/app.py) as a process, against a real redis-server.
 
 No Docker: the app runs as a subprocess of this interpreter on a free port, with a
-password-protected redis-server from Debian's package in a temp dir. The Redis tests run
-twice: with python3-redis (the client the image uses) and with the app's built-in
-minimal client. A missing tool fails the tests (naming the Debian package), never skips.
+password-protected redis-server from Debian's package in a temp dir (and, for the
+failover, a replica and a Sentinel), the app on python3-redis as in the image. A missing
+tool fails the tests (naming the Debian package), never skips.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ from .helpers import REPO, Reply, Resp, free_port, parse_metrics, request, wait_
 pytestmark = pytest.mark.timeout(120)
 
 APP = REPO / "examples" / "demo-app" / "app.py"
-# Runs app.py with `import redis` failing, so that the app falls back to its own client.
-WITHOUT_REDIS_PY = "import runpy, sys; sys.modules['redis'] = None; sys.argv = [sys.argv[1]]; runpy.run_path(sys.argv[0], run_name='__main__')"
 
 
 def need(command: str, package: str) -> str:
@@ -58,10 +56,11 @@ def python_with_redis_py() -> str:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, password: str) -> None:
+    def __init__(self, directory: Path, password: str, *, replica_of: int | None = None) -> None:
         self.directory = directory
         self.password = password
         self.port = free_port()
+        self.replica_of = replica_of
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -84,6 +83,9 @@ class RedisServer:
                 "no",
                 "--logfile",
                 str(self.directory / "redis.log"),
+                "--masterauth",
+                self.password,
+                *(["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -115,11 +117,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 class DemoApp:
-    def __init__(self, tmp: Path, env: dict[str, str], python: str, builtin_client: bool) -> None:
+    def __init__(self, tmp: Path, env: dict[str, str], python: str) -> None:
         self.port = free_port()
         self.replica = env.get("WEBSTACK_REPLICA", "")
         self.log_path = tmp / f"app-{self.port}.log"
-        command = [python, "-c", WITHOUT_REDIS_PY, str(APP)] if builtin_client else [python, str(APP)]
+        command = [python, str(APP)]
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PORT": str(self.port), **env}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT)
@@ -158,18 +160,14 @@ class DemoApp:
 def start_app(tmp_path: Path) -> Iterator[object]:
     apps: list[DemoApp] = []
 
-    def start(*, builtin_client: bool = False, **env: str) -> DemoApp:
-        python = sys.executable if builtin_client else python_with_redis_py()
-        app = DemoApp(tmp_path, {"WEBSTACK_REPLICA": "backend-7", **env}, python, builtin_client)
+    def start(**env: str) -> DemoApp:
+        app = DemoApp(tmp_path, {"WEBSTACK_REPLICA": "backend-7", **env}, python_with_redis_py())
         apps.append(app)
         return app
 
     yield start
     for app in apps:
         app.stop()
-
-
-CLIENTS = [pytest.param(False, id="python3-redis"), pytest.param(True, id="builtin-client")]
 
 
 def closed_port_url() -> str:
@@ -188,9 +186,8 @@ def test_health_is_ok_without_touching_redis(start_app) -> None:
     assert (reply.header("Content-Type") or "").startswith("text/plain")
 
 
-@pytest.mark.parametrize("builtin_client", CLIENTS)
-def test_hits_count_in_redis(start_app, redis_server: RedisServer, builtin_client: bool) -> None:
-    app = start_app(REDIS_URL=redis_server.url, builtin_client=builtin_client)
+def test_hits_count_in_redis(start_app, redis_server: RedisServer) -> None:
+    app = start_app(REDIS_URL=redis_server.url)
     first = app.get("/api/hits")
     assert first.status == 200, first.body
     assert first.header("Content-Type") == "application/json"
@@ -203,11 +200,8 @@ def test_hits_count_in_redis(start_app, redis_server: RedisServer, builtin_clien
     assert redis_server.client().call("GET", "webstack:demo:hits") == b"5"
 
 
-@pytest.mark.parametrize("builtin_client", CLIENTS)
-def test_hits_answer_503_while_redis_is_down_and_recover(
-    start_app, redis_server: RedisServer, builtin_client: bool
-) -> None:
-    app = start_app(REDIS_URL=redis_server.url, builtin_client=builtin_client)
+def test_hits_answer_503_while_redis_is_down_and_recover(start_app, redis_server: RedisServer) -> None:
+    app = start_app(REDIS_URL=redis_server.url)
     assert app.get("/api/hits").status == 200
     redis_server.stop()
     started = time.monotonic()
@@ -222,9 +216,8 @@ def test_hits_answer_503_while_redis_is_down_and_recover(
     wait_until(lambda: app.get("/api/hits").status == 200, timeout=10, what="hits work again after Redis is back")
 
 
-@pytest.mark.parametrize("builtin_client", CLIENTS)
-def test_wrong_redis_password_is_503(start_app, redis_server: RedisServer, builtin_client: bool) -> None:
-    app = start_app(REDIS_URL=f"redis://:wrong@127.0.0.1:{redis_server.port}/0", builtin_client=builtin_client)
+def test_wrong_redis_password_is_503(start_app, redis_server: RedisServer) -> None:
+    app = start_app(REDIS_URL=f"redis://:wrong@127.0.0.1:{redis_server.port}/0")
     reply = app.get("/api/hits")
     assert reply.status == 503
     assert json.loads(reply.body)["error"] == "redis unavailable"
@@ -255,6 +248,18 @@ def test_login_is_json(start_app) -> None:
     # GET on the login path: 405 with Allow.
     wrong = app.get("/api/auth/login")
     assert wrong.status == 405 and wrong.header("Allow") == "POST"
+
+
+def test_writes_are_in_the_audit_log_with_their_request_id_at_any_level(start_app) -> None:
+    """Each POST the app receives is one audit line naming the edge's X-Request-ID, also
+    at LOG_LEVEL=warning (production's): a request the edge sent twice would show twice."""
+    app = start_app(REDIS_URL=closed_port_url(), LOG_LEVEL="warning")
+    assert app.get("/api/auth/login", method="POST", headers={"X-Request-ID": "a1b2c3d4"}).status == 200
+    assert app.get("/api/data", headers={"X-Request-ID": "e5f6a7b8"}).status == 200
+    wait_until(lambda: "a1b2c3d4" in app.log(), timeout=5, what="the POST's audit line")
+    lines = [line for line in app.log().splitlines() if "a1b2c3d4" in line]
+    assert len(lines) == 1 and '"POST /api/auth/login HTTP/1.1" 200 a1b2c3d4' in lines[0], lines
+    assert "e5f6a7b8" not in app.log(), "a GET is an access line, not written at warning"
 
 
 def test_login_takes_a_chunked_body(start_app) -> None:
@@ -350,7 +355,7 @@ def test_frontend_role_serves_the_page_not_the_api(start_app) -> None:
 
 def test_bad_role_exits_with_an_error(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(APP)],
+        [python_with_redis_py(), str(APP)],
         env={"PATH": os.environ.get("PATH", ""), "APP_ROLE": "database", "PORT": str(free_port())},
         capture_output=True,
         timeout=20,
@@ -488,3 +493,88 @@ def test_sigterm_with_nothing_in_flight_exits_at_once(start_app) -> None:
     assert app.process.wait(timeout=10) == 0
     assert time.monotonic() - started < 3.0, "an idle keep-alive connection must not hold the shutdown"
     idle.close()
+
+
+def info_replication(server: RedisServer) -> bytes:
+    info = server.client().call("INFO", "replication")
+    assert isinstance(info, bytes), info
+    return info
+
+
+class SentinelServer:
+    """One Sentinel (redis-server --sentinel) watching `primary` as `webstack`, quorum 1."""
+
+    def __init__(self, directory: Path, primary: RedisServer) -> None:
+        self.port = free_port()
+        self.password = primary.password
+        config = directory / "sentinel.conf"
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {directory}\nrequirepass {self.password}\n"
+            f"sentinel monitor webstack 127.0.0.1 {primary.port} 1\n"
+            f"sentinel auth-pass webstack {self.password}\n"
+            "sentinel down-after-milliseconds webstack 1000\nsentinel failover-timeout webstack 5000\n"
+        )
+        self.process = subprocess.Popen(
+            [need("redis-server", "redis-server"), str(config), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: self.client().call("PING") == "PONG", timeout=10, what="the Sentinel answers PING")
+
+    def client(self) -> Resp:
+        return Resp(self.port, self.password)
+
+    def primary_port(self) -> int:
+        address = self.client().call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "webstack")
+        assert isinstance(address, list), address
+        return int(address[1])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def test_hits_follow_a_sentinel_failover(start_app, tmp_path: Path) -> None:
+    """With REDIS_SENTINELS the app asks the Sentinels for the primary: after a failover it
+    writes to the promoted replica, with the count replicated before, and no restart."""
+    password = secrets.token_hex(16)
+    dirs = [tmp_path / name for name in ("primary", "replica", "sentinel")]
+    for directory in dirs:
+        directory.mkdir()
+    primary = RedisServer(dirs[0], password)
+    primary.start()
+    replica = RedisServer(dirs[1], password, replica_of=primary.port)
+    replica.start()
+    sentinel = SentinelServer(dirs[2], primary)
+    try:
+        wait_until(
+            lambda: b"master_link_status:up" in info_replication(replica),
+            timeout=15,
+            what="the replica is in sync",
+        )
+        app = start_app(
+            REDIS_URL=f"redis://:{password}@127.0.0.1:{primary.port}/0",
+            REDIS_SENTINELS=f"127.0.0.1:{sentinel.port}",
+            REDIS_SENTINEL_MASTER="webstack",
+        )
+        # Each INCR is acknowledged after WAIT: the replica has it when the app answers.
+        answers = [json.loads(app.get("/api/hits").body) for _ in range(3)]
+        assert [(a["hits"], a["replicated"]) for a in answers] == [(1, 1), (2, 1), (3, 1)]
+        assert replica.client().call("GET", "webstack:demo:hits") == b"3"
+        assert sentinel.client().call("SENTINEL", "FAILOVER", "webstack") == "OK"
+        wait_until(lambda: sentinel.primary_port() == replica.port, timeout=20, what="the replica is promoted")
+        # Until the Sentinel demotes the old primary, a connection the app holds to it still
+        # writes there (Redis replicates asynchronously); once demoted, it refuses writes and
+        # the client asks the Sentinel again.
+        wait_until(lambda: b"role:slave" in info_replication(primary), timeout=20, what="demoted")
+        wait_until(lambda: app.get("/api/hits").status == 200, timeout=20, what="hits work after the failover")
+        assert replica.client().call("GET", "webstack:demo:hits") in (b"4", b"5", b"6")
+        assert b"role:master" in info_replication(replica)
+        # The old primary now replicates the new one: acknowledgements name one replica again.
+        wait_until(
+            lambda: json.loads(app.get("/api/hits").body).get("replicated") == 1, timeout=20, what="replicated again"
+        )
+    finally:
+        sentinel.stop()
+        replica.stop()
+        primary.stop()

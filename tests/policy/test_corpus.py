@@ -99,6 +99,13 @@ def edit_upload(resource: Declared, path_suffix: str, edit: Callable[[str], str 
     set_input(resource, "uploads", files)
 
 
+def leak_password_into_conf(node: Declared) -> None:
+    """A PostgreSQL node's own owner password pasted into its postgresql.conf."""
+    env = dict(e.split("=", 1) for e in plain_input(node, "envs"))
+    password = env["POSTGRES_PASSWORD_APP"]
+    edit_upload(node, "/postgresql.conf", lambda text: text + f"# app's password: {password}\n")
+
+
 def edit_stdin(resource: Declared, edit: Callable[[str], str]) -> None:
     set_input(resource, "stdin", edit(plain_input(resource, "stdin")))
 
@@ -331,7 +338,14 @@ CORPUS: list[Case] = [
         {"host-firewall-enabled"},
         resources=lambda r: edit_stdin(
             named(r, "data-1-bootstrap"),
-            lambda s: s.replace("ufw allow 443/tcp", "ufw allow 443/tcp\nufw allow 6379/tcp"),
+            lambda s: s.replace("ufw allow 22/tcp", "ufw allow 22/tcp\nufw allow 6379/tcp"),
+        ),
+    ),
+    case(
+        "docker-ports-skip-the-firewall",
+        {"host-firewall-enabled"},
+        resources=lambda r: edit_stdin(
+            named(r, "app-1-bootstrap"), lambda s: s.replace("iptables -w -A DOCKER-USER -j DROP", "true")
         ),
     ),
     case(
@@ -366,7 +380,7 @@ CORPUS: list[Case] = [
     ),
     case(
         "no-backups-in-production",
-        {"production-backup"},
+        {"production-backup", "production-restore-drill"},
         resources=lambda r: drop_subtree(r, "webstack:backup:BackupJob"),
     ),
     case(
@@ -376,7 +390,7 @@ CORPUS: list[Case] = [
     ),
     case(
         "backup-not-scheduled",
-        {"production-backup"},
+        {"production-backup", "production-restore-drill"},
         resources=lambda r: edit_upload(named(r, "backup-runner"), "/crontabs/root", lambda _: None),
     ),
     case(
@@ -416,7 +430,7 @@ CORPUS: list[Case] = [
     ),
     case(
         "k8s-no-backups",
-        {"production-backup"},
+        {"production-backup", "production-restore-drill"},
         stack="production-k8s",
         resources=lambda r: drop_subtree(r, "webstack:backup:BackupJob"),
     ),
@@ -448,7 +462,21 @@ CORPUS: list[Case] = [
         {"production-backup"},
         config=lambda c: c["webstack:backup"].update(repository="/var/backups/webstack/restic"),
     ),
-    case("backups-disabled", {"production-backup"}, config=lambda c: c["webstack:backup"].update(enabled=False)),
+    case(
+        "backups-disabled",
+        {"production-backup", "production-restore-drill"},
+        config=lambda c: c["webstack:backup"].update(enabled=False),
+    ),
+    case(
+        "restore-drills-off",
+        {"production-restore-drill"},
+        config=lambda c: c["webstack:backup"].update(drill={"enabled": False}),
+    ),
+    case(
+        "restore-drills-every-two-months",
+        {"production-restore-drill"},
+        config=lambda c: c["webstack:backup"].update(drill={"schedule": "0 4 1 */2 *"}),
+    ),
     case("dns-only-records", {"cloudflare-records-proxied"}, config=lambda c: c["webstack:dns"].update(proxied=False)),
     case(
         "plain-jwt-secret-in-service-env",
@@ -467,6 +495,17 @@ CORPUS: list[Case] = [
         stack="local",
         config=lambda c: c["webstack:edge"].update(hstsMaxAge=3600),
     ),
+    case(
+        "budget-below-six-business-vps",
+        {"monthly-budget"},
+        config=lambda c: c["webstack:capacity"].update(monthlyBudget=149.95),
+    ),
+    case(
+        "staging-on-a-bigger-plan-than-its-budget",
+        {"monthly-budget"},
+        stack="staging",
+        config=lambda c: c["webstack:hosts"][0].update(plan="hostinger-enterprise"),
+    ),
     # Negative cases: changes no policy should flag
     case(
         "local-may-use-latest",
@@ -482,6 +521,54 @@ CORPUS: list[Case] = [
     ),
     case("untrusted-cloudflare-ranges", set(), config=lambda c: c["webstack:edge"].update(trustCloudflare=False)),
     case("stricter-login", set(), config=lambda c: c["webstack:edge"].update(loginRate={"rate": 1, "burst": 2})),
+    case("budget-raised", set(), config=lambda c: c["webstack:capacity"].update(monthlyBudget=1000)),
+    # PostgreSQL (the local stack runs a primary and PgBouncer)
+    case(
+        "postgres-on-0.0.0.0",
+        {"internal-services-not-public"},
+        stack="local",
+        resources=lambda r: set_input(named(r, "postgres-local"), "ports", [{"internal": 5432.0, "external": 5432.0}]),
+    ),
+    case(
+        "pgbouncer-on-public-address",
+        {"internal-services-not-public"},
+        stack="local",
+        resources=lambda r: set_input(
+            named(r, "postgres-pgbouncer-local"),
+            "ports",
+            [{"internal": 6432.0, "external": 6432.0, "ip": "203.0.113.9"}],
+        ),
+    ),
+    case(
+        "postgres-owner-password-typed-in",
+        {"postgres-passwords", "no-weak-secrets"},
+        stack="local",
+        resources=lambda r: edit_env(named(r, "postgres-local"), {"POSTGRES_PASSWORD_APP": "app-password"}),
+    ),
+    case(
+        "postgres-password-written-into-its-config",
+        {"postgres-passwords"},
+        stack="local",
+        resources=lambda r: leak_password_into_conf(named(r, "postgres-local")),
+    ),
+    case(
+        "database-url-with-a-typed-password",
+        {"postgres-passwords"},
+        stack="local",
+        resources=lambda r: edit_env(
+            named(r, "app-backend-0"), {"DATABASE_URL": "postgresql://app:Xy7pQ2rT9kLmN4vB8cD1fG6h@pgbouncer:6432/app"}
+        ),
+    ),
+    case(
+        "production-postgres-without-standby",
+        {"production-postgres-standby"},
+        config=lambda c: c.update({"webstack:postgres": {"host": "data-1"}}),
+    ),
+    case(
+        "production-postgres-with-standby",
+        set(),
+        config=lambda c: c.update({"webstack:postgres": {"host": "data-1", "standbyHost": "data-2", "pgbouncer": {}}}),
+    ),
 ]
 
 

@@ -91,6 +91,9 @@ ufw allow 80/tcp
 ufw allow 443/tcp
 ufw allow from 10.0.0.11
 ufw --force enable
+iptables -w -F DOCKER-USER
+iptables -w -A DOCKER-USER -s 10.0.0.11 -j RETURN
+iptables -w -A DOCKER-USER -j DROP
 """
 
 
@@ -108,9 +111,15 @@ def test_firewall_script_checks() -> None:
     assert "allows all incoming" in " ".join(
         firewall_problems(BOOTSTRAP + "ufw default allow incoming\n", {22, 80, 443})
     )
-    assert firewall_problems("# ufw --force enable\nufw default deny incoming\n", {22}) == [
-        "never enables the firewall (`ufw --force enable`)"
+    assert firewall_problems(
+        "# ufw --force enable\nufw default deny incoming\n# iptables -A DOCKER-USER -j DROP\n", {22}
+    ) == [
+        "never enables the firewall (`ufw --force enable`)",
+        "leaves Docker's published ports open to the world (no final DROP in the DOCKER-USER chain)",
     ]
+    assert "Docker's published ports" in " ".join(
+        firewall_problems(BOOTSTRAP.replace("-A DOCKER-USER -j DROP", "-A DOCKER-USER -j RETURN"), {22, 80, 443})
+    )
 
 
 def host(

@@ -141,5 +141,7 @@ def test_analyze_the_stack(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> None:
     assert list(analyzer.AnalyzeStack(stack(resources)).diagnostics) == []
     without = [r for r in resources if r.urn not in jobs and r.parent not in jobs]
     diagnostics = analyzer.AnalyzeStack(stack(without)).diagnostics
-    assert [d.policyName for d in diagnostics] == ["production-backup"]
-    assert "declares no BackupJob" in diagnostics[0].message
+    # Without the BackupJob nothing backs up, and nothing drills restores either.
+    assert sorted(d.policyName for d in diagnostics) == ["production-backup", "production-restore-drill"]
+    backup = next(d for d in diagnostics if d.policyName == "production-backup")
+    assert "declares no BackupJob" in backup.message

@@ -12,7 +12,7 @@ from policy.registry import PACK_ENFORCEMENT, POLICIES, POLICY_NAMES, schema_of
 
 
 def test_names_are_unique_and_well_formed() -> None:
-    assert len(POLICY_NAMES) == len(set(POLICY_NAMES)) == 24
+    assert len(POLICY_NAMES) == len(set(POLICY_NAMES)) == 28
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", n) for n in POLICY_NAMES)
 
 

@@ -49,6 +49,7 @@ def test_secret_names(name: str) -> None:
         "GF_SECURITY_ADMIN_PASSWORD__FILE",
         "CACHE_KEY_PREFIX",
         "MONGO_URL",
+        "auth-local",  # initdb's flag: a method (peer), not a secret
     ],
 )
 def test_not_secret_names(name: str) -> None:
@@ -105,6 +106,12 @@ def test_labels_and_command_arguments() -> None:
     )
     references = ["sh", "-c", 'printf "requirepass %s\\n" "$REDIS_PASSWORD" && exec redis-server --include /tmp/a.conf']
     assert not weak({"command": references})
+    # A flag named like a secret with no value of its own: the next token is another flag.
+    assert not weak({"command": ["sh", "-c", 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" ping']})
+    assert "command argument token" in weak({"command": ["sh", "-c", "cli --token s3cr3t ping"]}).text()
+    # A `--no-...` switch takes no value (pg_basebackup's --no-password), nor is a redirection one.
+    assert not weak({"command": ["bash", "-c", 'pg_basebackup -D "$DIR" --no-password >&2 || exit 1']})
+    assert "command argument password" in weak({"command": ["bash", "-c", "cli --password s3cr3t >&2"]}).text()
     assert not weak({"command": ["--web.enable-lifecycle", "--storage.tsdb.retention.time=30d"]})
 
 

@@ -164,3 +164,120 @@ def test_workflows_use_only_secrets_the_readme_documents() -> None:
     assert used - {"GITHUB_TOKEN"}, "the workflows use secrets"
     missing = sorted(name for name in used - {"GITHUB_TOKEN"} if name not in section)
     assert missing == []
+
+
+# --- the capacity comment on pull requests ------------------------------------------------------------
+
+
+def capacity_step() -> dict[str, Any]:
+    preview = workflow("preview.yml")["jobs"]["preview"]
+    return next(s for s in preview["steps"] if "tools.capacity" in s.get("run", ""))
+
+
+def test_the_preview_comments_capacity_and_cost_before_it_previews() -> None:
+    preview = workflow("preview.yml")["jobs"]["preview"]
+    names = [s.get("name", s.get("uses", "")) for s in preview["steps"]]
+    step = capacity_step()
+    pulumi = next(i for i, s in enumerate(preview["steps"]) if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    assert names.index(step["name"]) < pulumi
+    assert step["env"]["STACK"] == "${{ matrix.stack }}"
+    assert step["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+    assert "--base" in step["run"] and "--markdown" in step["run"] and "GITHUB_STEP_SUMMARY" in step["run"]
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.strip()
+
+
+def _project_copy(target: Path, *, with_tool: bool, production: str) -> None:
+    for name in ("components", "tools"):
+        shutil.copytree(PROJECT_DIR / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in PROJECT_DIR.glob("Pulumi*.yaml"):
+        shutil.copy(path, target / path.name)
+    (target / "Pulumi.production.yaml").write_text(production)
+    if not with_tool:
+        (target / "tools" / "capacity.py").unlink()
+
+
+GH_STUB = """#!/usr/bin/env bash
+# gh: records its arguments; lists one earlier comment of ours when EXISTING is set.
+printf '%s\\n' "$*" >> "$GH_LOG"
+case "$*" in
+  *--paginate*) [ -n "${EXISTING:-}" ] && echo "$EXISTING" ;;
+esac
+exit 0
+"""
+
+
+@pytest.mark.parametrize(("base_has_tool", "existing"), [(True, ""), (True, "4242"), (False, "")])
+def test_the_capacity_step_compares_with_the_base_and_posts_once(
+    tmp_path: Path, base_has_tool: bool, existing: str
+) -> None:
+    """The workflow step's own script, run against a repository with a base and a head commit."""
+    production = (PROJECT_DIR / "Pulumi.production.yaml").read_text()
+    bigger = production.replace(
+        "{name: edge-1, address: 203.0.113.10, privateAddress: 10.0.0.10, plan: hostinger-business}",
+        "{name: edge-1, address: 203.0.113.10, privateAddress: 10.0.0.10, plan: hostinger-enterprise}",
+    ).replace("monthlyBudget: 180", "monthlyBudget: 210")
+    assert bigger != production
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    _git(origin, "init", "-q", "-b", "main")
+    _project_copy(origin, with_tool=base_has_tool, production=production)
+    _git(origin, "add", "-A")
+    _git(origin, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    base_sha = _git(origin, "rev-parse", "HEAD")
+    workspace = tmp_path / "workspace"
+    _git(tmp_path, "clone", "-q", str(origin), str(workspace))
+    shutil.rmtree(workspace / "components")
+    shutil.rmtree(workspace / "tools")
+    _project_copy(workspace, with_tool=True, production=bigger)
+    (workspace / "venv").symlink_to(Path(sys.executable).parent.parent)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(GH_STUB)
+    (bin_dir / "gh").chmod(0o755)
+    runner_temp, summary, log = tmp_path / "runner", tmp_path / "summary.md", tmp_path / "gh.log"
+    runner_temp.mkdir()
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "STACK": "production",
+        "BASE_SHA": base_sha,
+        "PR_NUMBER": "7",
+        "GH_TOKEN": "not-a-token",
+        "GITHUB_REPOSITORY": "example/webstack",
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "RUNNER_TEMP": str(runner_temp),
+        "GH_LOG": str(log),
+        "EXISTING": existing,
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-c", capacity_step()["run"]],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    comment = (runner_temp / "capacity.md").read_text()
+    assert comment.startswith("<!-- webstack-capacity:production -->")
+    if base_has_tool:
+        assert (
+            "Monthly cost: **209.94 USD** (base: 179.94 USD, +30.00); budget 210.00: within it (0.06 left)" in comment
+        )
+        assert "| edge-1 | hostinger-enterprise (was hostinger-business) |" in comment
+    else:
+        assert "(the base branch reports no cost)" in comment
+    assert comment in summary.read_text()
+    calls = log.read_text().splitlines()
+    assert "repos/example/webstack/issues/7/comments --paginate" in calls[0]
+    (write,) = calls[1:]
+    if existing:
+        assert write.startswith("api --method PATCH repos/example/webstack/issues/comments/4242 ")
+    else:
+        assert write.startswith("api --method POST repos/example/webstack/issues/7/comments ")
+    assert write.endswith(f"-F body=@{runner_temp}/capacity.md")

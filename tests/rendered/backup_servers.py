@@ -116,7 +116,8 @@ class Resp:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, password: str) -> None:
+    def __init__(self, directory: Path, password: str, *, extra: Sequence[str] = ()) -> None:
+        """`extra`: a config file (first, as redis-server wants it) and options before the rest."""
         need("redis-server")
         self.password = password
         self.port = free_port()
@@ -125,6 +126,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 "redis-server",
+                *extra,
                 "--bind",
                 "127.0.0.1",
                 "--port",
@@ -168,6 +170,21 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class SentinelServer(RedisServer):
+    """A Redis Sentinel on 127.0.0.1 watching the primary on `primary_port` as `webstack`
+    (quorum 1), with the primary's password as its own."""
+
+    def __init__(self, directory: Path, primary_port: int, password: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        quoted = '"' + password.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        self.config = directory / "sentinel.conf"
+        self.config.write_text(
+            f"sentinel monitor webstack 127.0.0.1 {primary_port} 1\n"
+            f"sentinel auth-pass webstack {quoted}\nrequirepass {quoted}\n"
+        )
+        super().__init__(directory, password, extra=[str(self.config), "--sentinel"])
 
 
 class PostgresServer:

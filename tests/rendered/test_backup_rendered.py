@@ -42,7 +42,7 @@ from components.render.backup import (
     render_restore_script,
 )
 
-from .backup_servers import PostgresServer, RedisServer, Resp, RespValue, need
+from .backup_servers import PostgresServer, RedisServer, Resp, RespValue, SentinelServer, free_port, need
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -374,6 +374,7 @@ VARIANTS: dict[str, dict[str, object]] = {
         "repository": "s3:https://s3.example.com/bucket/webstack",
         "textfile_dir": None,
     },
+    "redis-sftp": {"database": "none", "redis": True, "repository": "sftp:restic@10.0.0.20:/srv/restic/production"},
 }
 
 
@@ -835,3 +836,47 @@ def test_retention_keeps_exactly_the_policy(tmp_path: Path) -> None:
     assert min(times) not in want and len(want) <= 5 + 3 + 2 and len(remaining) == len(want)
     assert len(scripts.snapshots("--host", "staging")) == 4
     assert_ok(scripts.restic("check"))
+
+
+def test_restore_follows_the_sentinels_to_the_primary(tmp_path: Path, redis: RedisServer) -> None:
+    """Since a failover the configured REDIS_HOST may be a replica, which refuses writes: with
+    REDIS_SENTINELS the restore writes into the primary they name. When none of them answers
+    it refuses before touching anything."""
+    load_redis(redis)
+    expected = redis_state(redis)
+    spec = make_spec(tmp_path, redis=True)
+    env = base_env(tmp_path) | {
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(redis.port),
+        "REDISCLI_AUTH": REDIS_PASSWORD,
+    }
+    scripts = write_scripts(tmp_path, spec, env)
+    assert_ok(scripts.run_backup())
+    replica = RedisServer(tmp_path / "replica", REDIS_PASSWORD)
+    sentinel = SentinelServer(tmp_path / "sentinel", redis.port, REDIS_PASSWORD)
+    try:
+        to_replica = replica.client()
+        to_replica.call("CONFIG", "SET", "masterauth", REDIS_PASSWORD)
+        to_replica.call("REPLICAOF", "127.0.0.1", str(redis.port))
+        to_primary = redis.client()
+        to_primary.call("FLUSHALL")  # the loss a replica does not protect from: it replicates
+        for _ in range(100):
+            info = to_replica.call("INFO", "replication")
+            if isinstance(info, bytes) and b"master_link_status:up" in info and to_replica.call("DBSIZE") == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"the replica did not sync: {info!r}")
+        via_replica = env | {"REDIS_PORT": str(replica.port), "REDIS_SENTINEL_MASTER": "webstack"}
+
+        nobody = scripts.run_restore("redis", env=via_replica | {"REDIS_SENTINELS": f"127.0.0.1:{free_port()}"})
+        assert_failed(nobody, "no Sentinel of", "not restoring into a node that may be a replica")
+        assert to_primary.call("DBSIZE") == 0
+
+        restored = scripts.run_restore("redis", env=via_replica | {"REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}"})
+        assert_ok(restored)
+        assert f"the Sentinels name 127.0.0.1:{redis.port} primary" in restored.stderr
+        assert_same_redis(redis_state(redis), expected)
+    finally:
+        sentinel.stop()
+        replica.stop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -9,9 +12,11 @@ import pulumi
 from components.app_tier import AppTier, AppTierArgs
 from components.backup_job import BackupJob, BackupJobArgs
 from components.config import StackConfig, load_stack_config
+from components.config_registry import RegistryConfig
 from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
 from components.nginx_edge import NginxEdge, NginxEdgeArgs
 from components.redis_cache import RedisCache, RedisCacheArgs
+from components.ssh_identity import SshIdentity
 from components.stackfile import read_stack_file
 from components.vps_host import VpsHost, VpsHostArgs
 from tools.offline import Declared, Secret, reveal, run_program
@@ -35,6 +40,23 @@ def _under(resources: list[Declared], component_type: str) -> list[Declared]:
     return [r for r in resources if r.urn.split("::")[2].split("$")[0] == component_type and r.type != component_type]
 
 
+def _backup_job(
+    config: StackConfig, stack: str, hosts: dict[str, VpsHost], volumes: dict[str, pulumi.Input[str]] | None = None
+) -> BackupJob:
+    return BackupJob(
+        "backup",
+        BackupJobArgs(
+            config=config,
+            stack=stack,
+            hosts=hosts,
+            platform="docker",
+            redis_address="redis:6379",
+            redis_password=pulumi.Output.secret("pw-0123456789abcdef"),
+            volumes=volumes,
+        ),
+    )
+
+
 def test_vps_host_over_ssh_bootstraps_then_binds_docker() -> None:
     config = _config("staging")
     host_cfg = config.hosts[0]
@@ -54,8 +76,8 @@ def test_vps_host_over_ssh_bootstraps_then_binds_docker() -> None:
     for needle in (
         "ufw default deny incoming",
         "ufw allow 22/tcp",
-        "ufw allow 80/tcp",
-        "ufw allow 443/tcp",
+        "iptables -w -A DOCKER-USER -p tcp -m conntrack --ctorigdstport 22 --ctdir ORIGINAL -j RETURN",
+        "iptables -w -A DOCKER-USER -j DROP",
         "fail2ban",
         "net.core.somaxconn = 65535",
         "nofile 65536",
@@ -63,9 +85,49 @@ def test_vps_host_over_ssh_bootstraps_then_binds_docker() -> None:
         "usermod -aG docker deploy",
     ):
         assert needle in script, needle
+    # Not the edge: HTTP and HTTPS stay closed, in ufw and for Docker's published ports.
+    assert "ufw allow 80/tcp" not in script and "--ctorigdstport 443" not in script
+    assert "certs.d" not in script
     assert by_type["pulumi:providers:docker"].plain_inputs["host"] == "ssh://deploy@203.0.113.20:22"
     assert bootstrap.urn in by_type["pulumi:providers:docker"].dependencies
     assert outputs == {"network": "webstack-staging"}
+
+
+def test_vps_host_edge_with_private_registry(tmp_path: Path) -> None:
+    config = _config("staging")
+    ca = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
+    registry = RegistryConfig(server="10.0.0.5:5000", username="deployer", ca_certificate=ca)
+    identity = SshIdentity(key_file=tmp_path / "id", known_hosts=tmp_path / "known_hosts")
+
+    def program() -> Any:
+        host = VpsHost(
+            "edge-1",
+            VpsHostArgs(
+                host=config.hosts[0],
+                stack="staging",
+                ssh_private_key=pulumi.Output.secret("key"),
+                ssh_identity=identity,
+                public_ports=(80, 443),
+                registry=registry,
+                registry_password=pulumi.Output.secret("hunter2"),
+            ),
+        )
+        return {"network": host.network_name}
+
+    declared, _ = run_program("staging", program)
+    by_type = {r.type: r for r in _under(declared, "webstack:host:VpsHost")}
+    script = by_type["command:remote:Command"].plain_inputs["stdin"]
+    for port in (80, 443):
+        assert f"ufw allow {port}/tcp" in script
+        assert f"--ctorigdstport {port} --ctdir ORIGINAL -j RETURN" in script
+    assert "/etc/docker/certs.d/10.0.0.5:5000/ca.crt" in script and "MIIBtest" in script
+    provider = by_type["pulumi:providers:docker"]
+    # A provider's inputs reach the engine JSON-encoded.
+    opts = json.loads(provider.plain_inputs["sshOpts"])
+    assert opts[:2] == ["-i", str(tmp_path / "id")] and f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in opts
+    auth = json.loads(provider.plain_inputs["registryAuth"])
+    assert [(a["address"], a["username"], a["password"]) for a in auth] == [("10.0.0.5:5000", "deployer", "hunter2")]
+    assert isinstance(provider.inputs["registryAuth"], Secret)
 
 
 def test_vps_host_local_skips_bootstrap() -> None:
@@ -175,18 +237,7 @@ def test_monitoring_and_backup_alone() -> None:
         monitoring = MonitoringStack(
             "monitoring", MonitoringStackArgs(config=config, stack="local", hosts=hosts, platform="docker")
         )
-        backup = BackupJob(
-            "backup",
-            BackupJobArgs(
-                config=config,
-                stack="local",
-                hosts=hosts,
-                platform="docker",
-                redis_address="redis:6379",
-                redis_password=pulumi.Output.secret("pw-0123456789abcdef"),
-                volumes={v: monitoring.volumes[v].name for v in config.backup.volumes},
-            ),
-        )
+        backup = _backup_job(config, "local", hosts, {v: monitoring.volumes[v].name for v in config.backup.volumes})
         return {
             "grafana": monitoring.grafana_admin_password,
             "prometheus": monitoring.prometheus_config,
@@ -196,7 +247,7 @@ def test_monitoring_and_backup_alone() -> None:
     declared, outputs = run_program("local", program)
     assert isinstance(outputs["grafana"], Secret)
     assert "job_name: node" in outputs["prometheus"]
-    assert outputs["restore"].startswith("docker exec -it webstack-local-backup")
+    assert outputs["restore"].startswith("docker exec webstack-local-backup")
     containers = {r.name: r for r in declared if r.type == CONTAINER}
     for name in ("monitoring-prometheus", "monitoring-alertmanager", "monitoring-grafana"):
         assert {p["ip"] for p in containers[name].plain_inputs["ports"]} == {"127.0.0.1"}
@@ -205,3 +256,28 @@ def test_monitoring_and_backup_alone() -> None:
     assert "0 2 * * *" in files["/etc/webstack-backup/crontabs/root"]
     assert "restic" in files["/etc/webstack-backup/backup.sh"]
     assert {v["containerPath"] for v in runner["volumes"]} >= {"/volumes/grafana", "/volumes/prometheus", "/textfile"}
+
+
+def test_backup_commands_over_ssh_pass_the_remote_command_as_one_argument() -> None:
+    config = _config("staging")
+
+    def program() -> Any:
+        hosts = _hosts(config, "staging")
+        backup = _backup_job(config, "staging", hosts)
+        return {"run": backup.run_now_command, "restore": backup.restore_command}
+
+    _, outputs = run_program("staging", program)
+    host = config.hosts[0]
+    # What the operator's shell hands ssh: the login, then the remote command line whole.
+    run = shlex.split(outputs["run"])
+    assert run[:2] == ["ssh", f"deploy@{host.address}"] and len(run) == 3, run
+    assert shlex.split(run[2]) == [
+        "docker", "exec", "webstack-staging-backup", "sh", "-c",
+        ". /run/webstack-backup.env && /etc/webstack-backup/backup.sh",
+    ]  # fmt: skip
+    restore = shlex.split(outputs["restore"])
+    # No terminal asked for: it runs from a script (a drill) as from a shell.
+    assert restore[:2] == ["ssh", f"deploy@{host.address}"] and len(restore) == 3, restore
+    assert shlex.split(restore[2])[:4] == [
+        "docker", "exec", "webstack-staging-backup", "/etc/webstack-backup/restore.sh"
+    ]  # fmt: skip

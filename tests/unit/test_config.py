@@ -131,6 +131,22 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
         _set("webstack:services.backend.loginPaths", ["/auth/login"]),
         "webstack:services.backend.loginPaths[0]",
     ),
+    # Replicas' fixed published ports: past 65535, on Redis' port, on another service's range.
+    (
+        "production",
+        _set("webstack:services.backend.publishedPortBase", 65534),
+        "webstack:services.backend.publishedPortBase",
+    ),
+    (
+        "production",
+        _set("webstack:services.frontend.publishedPortBase", 6378),
+        "webstack:services.frontend.publishedPortBase",
+    ),
+    (
+        "production",
+        _set("webstack:services.frontend.publishedPortBase", 18002),
+        "webstack:services.frontend.publishedPortBase",
+    ),
 ]
 
 
@@ -308,3 +324,19 @@ def test_one_half_of_a_rate_limit_keeps_the_other_half_default() -> None:
     with pytest.raises(ConfigError) as error:
         _load("local", _set("webstack:edge.apiRate", {"burst": -1}))
     assert "webstack:edge.apiRate.burst" in error.value.keys
+
+
+def test_replicas_are_published_on_fixed_ports_that_name_their_replica() -> None:
+    config = _load("production")
+    backend, frontend = config.services["backend"], config.services["frontend"]
+    assert [backend.published_port(i) for i in range(backend.replicas)] == [18001, 18002, 18003]
+    assert [frontend.published_port(i) for i in range(frontend.replicas)] == [18080, 18081]
+
+
+def test_reserved_host_ports_are_the_components_ports() -> None:
+    from components import monitoring_stack, nginx_edge, redis_cache
+    from components.config import RESERVED_HOST_PORTS
+
+    used = {monitoring_stack.NODE_EXPORTER_PORT, nginx_edge.EXPORTER_PORT, redis_cache.EXPORTER_PORT}
+    used |= {redis_cache.SENTINEL_PORT, _load("production").redis.port}
+    assert used <= set(RESERVED_HOST_PORTS)

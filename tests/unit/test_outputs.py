@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.outputs import CONTRACT, HOST_KEYS, SERVICE_KEYS
+from components.outputs import CAPACITY_FIGURES, CAPACITY_KEYS, CONTRACT, HOST_KEYS, SERVICE_KEYS
 from components.stackfile import PROJECT_DIR, read_stack_file
 from tools.offline import Secret, run_offline, run_program
 from tools.plan import main as plan_main
@@ -29,6 +29,12 @@ def test_outputs_match_the_contract(stack: str) -> None:
         assert tuple(host) == HOST_KEYS
     for service in outputs["services"].values():
         assert tuple(service) == SERVICE_KEYS
+    assert list(outputs["capacity"]) == [h["name"] for h in outputs["hosts"]]
+    for host in outputs["capacity"].values():
+        assert tuple(host) == CAPACITY_KEYS
+        for figures, keys in CAPACITY_FIGURES.items():
+            assert host[figures] is None or tuple(host[figures]) == keys, figures
+    assert set(outputs["monthlyCost"]["hosts"]) == set(outputs["capacity"])
 
 
 def test_docs_list_every_output_and_key() -> None:
@@ -41,6 +47,8 @@ def test_docs_list_every_output_and_key() -> None:
             *spec.keys,
             *(HOST_KEYS if spec.name == "hosts" else ()),
             *(SERVICE_KEYS if spec.name == "services" else ()),
+            *(CAPACITY_KEYS if spec.name == "capacity" else ()),
+            *(k for keys in CAPACITY_FIGURES.values() for k in keys if spec.name == "capacity"),
         ):
             assert key in row, f"{spec.name}.{key} is not documented"
 

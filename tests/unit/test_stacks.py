@@ -18,7 +18,9 @@ COMPONENTS = {
     "webstack:cache:RedisCache",
     "webstack:backup:BackupJob",
     "webstack:monitoring:MonitoringStack",
+    "webstack:database:PostgresCluster",
 }
+OPTIONAL_COMPONENTS = {"webstack:database:PostgresCluster"}  # with webstack:postgres (the local stack has it)
 CONTAINER = "docker:index/container:Container"
 
 # Resources per type each stack must declare (the whole shape, pinned).
@@ -30,19 +32,24 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
         "webstack:cache:RedisCache": 1,
         "webstack:backup:BackupJob": 1,
         "webstack:monitoring:MonitoringStack": 1,
-        CONTAINER: 12,  # edge, exporter, 2 backend, 1 frontend, redis, redis exporter, node exporter, prom, am, grafana, backup
+        "webstack:database:PostgresCluster": 1,
+        # edge, exporter, 2 backend, 1 frontend, redis, redis exporter, node exporter, prom, am,
+        # grafana, backup; postgres, pgbouncer, postgres exporter
+        CONTAINER: 15,
         "docker:index/network:Network": 1,
-        "docker:index/volume:Volume": 5,
+        "docker:index/volume:Volume": 6,  # redis, prometheus, alertmanager, grafana, backup, postgres
         "pulumi:providers:docker": 1,
         # edge: tls, nginx.conf, reload; Prometheus: config, rules, reload, a targets file per
-        # job (node, nginx, redis, app-backend, app-frontend)
-        "command:local:Command": 11,
-        "random:index/randomPassword:RandomPassword": 4,  # session secret, redis, grafana, restic
+        # job (node, nginx, redis, postgres, app-backend, app-frontend); Alertmanager's and
+        # PgBouncer's reloads
+        "command:local:Command": 14,
+        # session secret, redis, grafana, restic; postgres: replication, exporter, the owner app
+        "random:index/randomPassword:RandomPassword": 7,
     },
     "staging": {
         "webstack:host:VpsHost": 1,
         CONTAINER: 12,
-        "command:remote:Command": 13,  # bootstrap, csr, cert, nginx.conf, reload; Prometheus 3 + 5 targets
+        "command:remote:Command": 14,  # bootstrap, csr, cert, nginx.conf, reload; Prometheus 3 + 5 targets; Alertmanager 1
         "cloudflare:index/dnsRecord:DnsRecord": 2,
         "cloudflare:index/zoneSetting:ZoneSetting": 3,
         "cloudflare:index/ruleset:Ruleset": 1,
@@ -53,7 +60,8 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
         "webstack:host:VpsHost": 6,
         CONTAINER: 23,  # edge 2, app 5, redis 6 (primary, replica, 3 sentinels, exporter), monitoring 3 + 6 node exporters, backup 1
         "pulumi:providers:docker": 6,
-        "command:remote:Command": 18,  # 10 + Prometheus config, rules, reload, 5 targets files
+        # 10 + Prometheus config, rules, reload, 5 targets files, Alertmanager reload; a port slot per app replica
+        "command:remote:Command": 24,
         "cloudflare:index/dnsRecord:DnsRecord": 3,
         "docker:index/volume:Volume": 5,
     },
@@ -67,8 +75,10 @@ def offline(stack: str) -> OfflineRun:
 
 @pytest.mark.parametrize("stack", ["local", "staging", "production"])
 def test_all_six_components_are_declared(stack: str) -> None:
-    types = {r.type for r in offline(stack).resources}
-    assert types >= COMPONENTS
+    run = offline(stack)
+    types = {r.type for r in run.resources}
+    assert types >= COMPONENTS - OPTIONAL_COMPONENTS
+    assert ("webstack:database:PostgresCluster" in types) is (run.config.postgres is not None)
 
 
 @pytest.mark.parametrize("stack", ["local", "staging", "production"])
@@ -239,3 +249,18 @@ def test_image_source_is_checked(stack: str, source: str) -> None:
         run_offline(stack, image_source=source)
     assert error.value.keys == ["WEBSTACK_IMAGE_SOURCE"]
     assert "allowed" in str(error.value)
+
+
+def test_redis_users_follow_the_sentinels_in_production_only() -> None:
+    """Back-end replicas get the Sentinels and the name they watch; the front end (usesRedis
+    false) and a stack without Sentinels get neither."""
+
+    def envs(stack: str, resource: str) -> dict[str, str]:
+        container = offline(stack).named(resource)
+        return dict(e.split("=", 1) for e in reveal(container.inputs["envs"]) if "=" in e)
+
+    backend = envs("production", "app-backend-0")
+    assert backend["REDIS_SENTINELS"] == "10.0.0.13:26379,10.0.0.14:26379,10.0.0.15:26379"
+    assert backend["REDIS_SENTINEL_MASTER"] == "webstack"
+    assert "REDIS_SENTINELS" not in envs("production", "app-frontend-0")
+    assert "REDIS_SENTINELS" not in envs("local", "app-backend-0")
