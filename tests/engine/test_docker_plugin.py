@@ -9,6 +9,7 @@ second preview, are replaced on a change, and are all gone after destroy.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from pathlib import Path
@@ -22,7 +23,10 @@ from .conftest import Project, docker, engine_with, local_images, pulumi
 
 pytestmark = pytest.mark.timeout(3600)
 
-PREFIX = "webstack-plugin-test"
+# Names unique to this run, all labelled: a run killed half way (its destroy never ran) leaves
+# resources that would clash with a fixed name; the next run sweeps them by the label first.
+PREFIX = f"webstack-plugin-test-{os.getpid()}"
+LABEL = "webstack.test=plugin"
 
 PROGRAM = """
 import pulumi
@@ -33,7 +37,7 @@ from components.wiring import container_defaults, http_healthcheck, uploads
 config = pulumi.Config()
 image = docker.RemoteImage("image", name={image!r}, keep_locally=True)
 network = docker.Network("net", name="{prefix}-net", labels=[{{"label": "webstack.test", "value": "plugin"}}])
-volume = docker.Volume("data", name="{prefix}-data")
+volume = docker.Volume("data", name="{prefix}-data", labels=[{{"label": "webstack.test", "value": "plugin"}}])
 container = docker.Container(
     "app",
     name="{prefix}-app",
@@ -66,6 +70,23 @@ def docker_bin(engine_bin: Path) -> Path:
     return engine_with("docker")
 
 
+def sweep_leftovers() -> list[str]:
+    """Remove what an earlier, killed run of this test left (containers, then networks and
+    volumes, by label); the names removed."""
+    removed: list[str] = []
+    for kind, listing, remove in (
+        ("container", ("ps", "-a"), ("rm", "--force", "--volumes")),
+        ("network", ("network", "ls"), ("network", "rm")),
+        ("volume", ("volume", "ls"), ("volume", "rm", "--force")),
+    ):
+        names = docker(*listing, "-q", "--filter", f"label={LABEL}").stdout.split()
+        if names:
+            done = docker(*remove, *names)
+            assert done.returncode == 0, f"could not remove an earlier run's {kind}s {names}: {done.stderr}"
+            removed += [f"{kind} {name}" for name in names]
+    return removed
+
+
 def _get(url: str) -> tuple[int, dict[str, str], str]:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.status, dict(response.headers), response.read().decode()
@@ -93,6 +114,9 @@ def test_containers_networks_and_volumes_through_the_built_plugin(
         "PYTHONPATH": str(PROJECT_DIR),
     }
     project: Project = (project_dir, env)
+    swept = sweep_leftovers()
+    if swept:
+        print(f"\nleft by an earlier run, removed: {', '.join(swept)}")
     pulumi(project, "stack", "init", "dev")
     pulumi(project, "config", "set", "replica", "first")
     try:
