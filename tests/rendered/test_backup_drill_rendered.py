@@ -16,9 +16,11 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -178,15 +180,17 @@ def stack(tmp_path: Path, redis: RedisServer) -> Iterator[tuple[Drill, Live]]:
     yield drill, Live(redis, volume)
 
 
-def traversable(path: Path) -> None:
-    """Let the scratch cluster's user (postgres) pass through pytest's 0700 directories on the
-    way to the work dir, as it passes through /var/lib on a host (through, not into)."""
-    for directory in (path, *path.parents):
-        if directory == Path("/"):
-            break
-        mode = stat.S_IMODE(directory.stat().st_mode)
-        if mode & 0o011 != 0o011:
-            directory.chmod(mode | 0o011)
+@pytest.fixture
+def traversable_tmp() -> Iterator[Path]:
+    """A scratch folder the scratch cluster's user (postgres) can pass through on the way to
+    the work dir, as it passes through /var/lib on a host (through, not into). Not under
+    pytest's own tmp root: every pytest session on the machine sets that back to 0700."""
+    path = Path(tempfile.mkdtemp(prefix="webstack-drill-test-", dir="/tmp"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def only_record(drill: Drill) -> dict[str, Any]:
@@ -298,8 +302,8 @@ def test_records_kept_are_the_last_n_on_the_host_and_in_the_repository(stack: tu
     assert_failed(drill.run("now"), "usage:")
 
 
-def test_postgres_dump_is_drilled(tmp_path: Path, database: Database) -> None:
-    traversable(tmp_path)
+def test_postgres_dump_is_drilled(traversable_tmp: Path, database: Database) -> None:
+    tmp_path = traversable_tmp
     env = base_env(tmp_path) | {"DATABASE_URL": database.url}
     backup = make_spec(tmp_path, database="postgres")
     drill = make_drill(tmp_path, backup, env)
@@ -319,9 +323,10 @@ def test_postgres_dump_is_drilled(tmp_path: Path, database: Database) -> None:
     assert "webstack_drill" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
 
 
-def test_a_dump_that_does_not_restore_fails_the_database_check(tmp_path: Path, database: Database) -> None:
+def test_a_dump_that_does_not_restore_fails_the_database_check(traversable_tmp: Path, database: Database) -> None:
     """A dump whose table of contents reads (pg_restore --list, which backup.sh checks too) but
     whose table data is damaged: the archive check passes, the scratch restore fails."""
+    tmp_path = traversable_tmp
     wrappers = tmp_path / "wrappers"
     wrappers.mkdir()
     real = need("pg_dump")
@@ -334,7 +339,6 @@ def test_a_dump_that_does_not_restore_fails_the_database_check(tmp_path: Path, d
         'dd of="$f" bs=1 seek=$((size - 200)) conv=notrunc 2>/dev/null\n'
     )
     (wrappers / "pg_dump").chmod(0o755)
-    traversable(tmp_path)
     env = base_env(tmp_path) | {"DATABASE_URL": database.url}
     env["PATH"] = f"{wrappers}:{env['PATH']}"
     drill = make_drill(tmp_path, make_spec(tmp_path, database="postgres"), env)
