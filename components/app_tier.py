@@ -275,15 +275,16 @@ class AppTier(pulumi.ComponentResource):
                 ),
                 healthcheck=http_healthcheck(f"http://127.0.0.1:{service.port}{service.health_path}"),
                 capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
-                labels=[
-                    docker.ContainerLabelArgs(label="webstack.stack", value=args.stack),
-                    docker.ContainerLabelArgs(label="webstack.service", value=service_name),
-                    docker.ContainerLabelArgs(label="webstack.replica", value=replica),
-                ],
                 # A replica that is not healthy in time fails the deploy (the edge keeps the old ones).
                 wait=True,
                 wait_timeout=service.startup_timeout_s,
-                **container_defaults(memory_mb=service.memory_mb, cpus=service.cpus),
+                **container_defaults(
+                    memory_mb=service.memory_mb,
+                    stack=args.stack,
+                    service=service_name,
+                    replica=replica,
+                    cpus=service.cpus,
+                ),
                 opts=pulumi.ResourceOptions(parent=self, provider=host.docker),
             )
             self.containers[service_name].append(container)

@@ -243,7 +243,7 @@ class BackupJob(pulumi.ComponentResource):
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name)],
             # crond is PID 1 (exec); the env file its jobs source must be there.
             healthcheck=command_healthcheck("test -s /run/webstack-backup.env && kill -0 1"),
-            **container_defaults(memory_mb=BACKUP.memory_mb),
+            **container_defaults(memory_mb=BACKUP.memory_mb, stack=args.stack, service="backup"),
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
         )
         # No terminal asked for: the commands work from a script or a drill as from a shell.

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .config_capacity import CapacityConfig, load_catalogue
+from .config_logs import retention_hours
 from .config_postgres import PostgresSettings, size_kb
 
 if TYPE_CHECKING:
@@ -63,6 +64,11 @@ MONITORING: dict[str, ContainerSize] = {
 
 
 PGBOUNCER = ContainerSize(128)
+# webstack:logs (docs/logs.md has the measurements): VictoriaLogs took 190-230 MB at 70,000
+# lines/s; vmalert 16 MB with its two rules; syslog-ng 22 MB shipping at full speed.
+LOG_STORE = ContainerSize(512)
+VMALERT = ContainerSize(64)
+LOG_SHIPPER = ContainerSize(128)
 POSTGRES_SHM_MB = 256  # /dev/shm of a PostgreSQL container: parallel queries' dynamic shared memory
 
 
@@ -112,6 +118,8 @@ SERIES_PER_TARGET: dict[str, int] = {
     "prometheus": 1000,
     "alertmanager": 300,
     "postgres": 400,
+    "log-store": 300,
+    "vmalert": 200,
 }
 BYTES_PER_SAMPLE = 2
 COMPACTION_HEADROOM = 1.1
@@ -119,6 +127,9 @@ PROMETHEUS_WAL_GB = 0.5
 ALERTMANAGER_DISK_GB = 0.1  # silences and the notification log
 GRAFANA_DISK_GB = 1.0  # its SQLite database and plugins
 RESTIC_CACHE_GB = 1.0
+# The log store's disk a day when no logs.maxDiskGb caps it: 50 MB per million lines
+# (bench/logs), at a steady 60 lines/s (some 5 million lines a day).
+LOG_STORE_GB_PER_DAY = 0.25
 GB = 1024  # MB
 
 
@@ -170,6 +181,8 @@ def prometheus_series(config: StackConfig) -> int:
         "prometheus": 1,
         "alertmanager": 1,
         "postgres": 0 if config.postgres is None else 1 + (config.postgres.standby_host is not None),
+        "log-store": int(config.logs.effective(config.platform)),
+        "vmalert": int(config.logs.effective(config.platform)),
     }
     return sum(SERIES_PER_TARGET[kind] * count for kind, count in targets.items())
 
@@ -225,6 +238,13 @@ def placements(config: StackConfig) -> dict[str, list[Placement]]:
     put(monitoring.host, Placement("alertmanager", MONITORING["alertmanager"].memory_mb, data_gb=ALERTMANAGER_DISK_GB))
     if monitoring.grafana:
         put(monitoring.host, Placement("grafana", MONITORING["grafana"].memory_mb, data_gb=GRAFANA_DISK_GB))
+    logs = config.logs
+    if logs.effective(config.platform):
+        store_gb = logs.max_disk_gb or retention_hours(logs.retention) / 24 * LOG_STORE_GB_PER_DAY
+        put(logs.store_host(monitoring.host), Placement("log-store", LOG_STORE.memory_mb, data_gb=store_gb))
+        put(monitoring.host, Placement("vmalert", VMALERT.memory_mb))
+        for host in config.hosts:  # each shipper's disk buffer may fill while the store is away
+            put(host.name, Placement("log-shipper", LOG_SHIPPER.memory_mb, data_gb=logs.buffer_mb / GB))
     backup = config.backup
     if backup.enabled:
         work = RESTIC_CACHE_GB

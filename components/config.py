@@ -472,6 +472,11 @@ class ImagesConfig(Model):
     # webstack:postgres: PostgreSQL 15, PgBouncer and the postgres exporter in one image,
     # built from images/postgres (see docs/postgres.md).
     postgres: str = "ghcr.io/example/webstack-postgres:15-0.1.0"
+    # webstack:logs (docs/logs.md): the store and its LogsQL rule engine, VictoriaMetrics' own
+    # pinned images; the shippers' Debian syslog-ng with its HTTP module, built from images/syslog-ng.
+    victorialogs: str = "victoriametrics/victoria-logs:v1.52.1"
+    vmalert: str = "victoriametrics/vmalert:v1.151.0"
+    syslog_ng: str = "ghcr.io/example/webstack-syslog-ng:3.38-0.1.0"
 
 
 class StorageConfig(Model):
@@ -602,6 +607,8 @@ class StackConfig(Model):
             if self.postgres.standby_host:
                 add(self.postgres.standby_host, "postgres-standby")
         add(self.monitoring.host, "monitoring")
+        if self.logs.effective(self.platform):
+            add(self.logs.store_host(self.monitoring.host), "logs")
         if self.backup.enabled:
             add(self.backup.host, "backup")
         return roles

@@ -25,6 +25,9 @@ LOCAL_IMAGES: dict[str, str] = {
     "nginx_exporter": f"{LOCAL_PREFIX}/nginx-exporter:bookworm",
     "backup": f"{LOCAL_PREFIX}/backup:bookworm",
     "postgres": f"{LOCAL_PREFIX}/postgres:bookworm",
+    "victorialogs": f"{LOCAL_PREFIX}/victorialogs:v1.52.1",
+    "vmalert": f"{LOCAL_PREFIX}/vmalert:v1.151.0",
+    "syslog_ng": f"{LOCAL_PREFIX}/syslog-ng:bookworm",
 }
 
 

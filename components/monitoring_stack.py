@@ -61,6 +61,8 @@ class MonitoringStackArgs:
     targets: dict[str, list[Endpoint]] = field(default_factory=dict)
     target_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     metrics_paths: dict[str, str] = field(default_factory=dict)
+    # More Prometheus rule files other components bring (file name under rules/ -> content).
+    rule_files: dict[str, str] = field(default_factory=dict)
     # Platform kubernetes: the cluster, and the Services to scrape in ServiceMonitor mode.
     cluster: KubernetesCluster | None = None
     scrape_services: list[manifests.ScrapeService] = field(default_factory=list)
@@ -522,13 +524,19 @@ class MonitoringStack(pulumi.ComponentResource):
                 ScrapeJob(name="alertmanager", targets=["alertmanager:9093"]),
             ],
             alertmanager_targets=["alertmanager:9093"],
-            rule_files=[RULES],
+            rule_files=[RULES, *(f"{PROMETHEUS_DIR}/rules/{f}" for f in sorted(args.rule_files))],
             environment=args.config.environment,
         )
         self.prometheus_config = pulumi.Output.from_input(prometheus_yml)
         written = [
             host.write_file(f"{name}-prometheus-config", f"{conf_dir}/prometheus.yml", prometheus_yml, parent=self),
             host.write_file(f"{name}-prometheus-rules", f"{conf_dir}/{RULES_FILE}", rules, parent=self),
+            *(
+                host.write_file(
+                    f"{name}-prometheus-rules-{f.split('.')[0]}", f"{conf_dir}/rules/{f}", text, parent=self
+                )
+                for f, text in sorted(args.rule_files.items())
+            ),
         ]
         for job, endpoints in sorted(targets.items()):
             listed = pulumi.Output.all(*[e.from_host(host.name) for e in endpoints]).apply(
@@ -564,7 +572,9 @@ class MonitoringStack(pulumi.ComponentResource):
             f"docker exec {prometheus_name} promtool check config {PROMETHEUS_DIR}/prometheus.yml >/dev/null"
             f" && docker kill --signal HUP {prometheus_name} >/dev/null",
             parent=self,
-            triggers=[hashlib.sha256(f"{prometheus_yml}\0{rules}".encode()).hexdigest()],
+            triggers=[
+                hashlib.sha256("\0".join([prometheus_yml, rules, *args.rule_files.values()]).encode()).hexdigest()
+            ],
             depends_on=[container, *written],
         )
         return container
@@ -624,7 +634,9 @@ class MonitoringStack(pulumi.ComponentResource):
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=["node-exporter"])],
             ports=[internal_port(NODE_EXPORTER_PORT, host.internal_address)] if host.multi_host else [],
             user="65534:65534",
-            **container_defaults(memory_mb=EXPORTER.memory_mb, host_pid=True),
+            **container_defaults(
+                memory_mb=EXPORTER.memory_mb, stack=args.stack, service="node-exporter", host_pid=True
+            ),
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
         )
         return endpoint(
@@ -679,7 +691,7 @@ class MonitoringStack(pulumi.ComponentResource):
             user=user,
             wait=True,
             wait_timeout=180,
-            **container_defaults(memory_mb=MONITORING[kind].memory_mb),
+            **container_defaults(memory_mb=MONITORING[kind].memory_mb, stack=args.stack, service=kind),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=host.docker,

@@ -166,7 +166,7 @@ class NginxEdge(pulumi.ComponentResource):
             ),
             wait=True,
             wait_timeout=120,
-            **container_defaults(memory_mb=EDGE.memory_mb),
+            **container_defaults(memory_mb=EDGE.memory_mb, stack=args.stack, service="edge"),
             opts=pulumi.ResourceOptions(
                 parent=self, provider=host.docker, depends_on=[conf_file, tls], delete_before_replace=True
             ),
@@ -191,7 +191,8 @@ class NginxEdge(pulumi.ComponentResource):
         self.exporter = exporter(
             f"{name}-exporter",
             host=host,
-            container_name=f"webstack-{args.stack}-edge-exporter",
+            stack=args.stack,
+            service="edge-exporter",
             image=exporter_image.image_id,
             port=EXPORTER_PORT,
             command=[f"--nginx.scrape-uri=http://edge:{STATUS_PORT}/stub_status"],

@@ -55,6 +55,12 @@ CONTRACT: tuple[OutputSpec, ...] = (
     ),
     OutputSpec("grafanaAdminPassword", True, (), "Grafana's generated admin password (secret)"),
     OutputSpec(
+        "logs",
+        False,
+        ("enabled", "host", "uiUrl", "tunnelCommand", "retention"),
+        "the log store (webstack:logs): its host, web UI (loopback of that host; tunnelCommand reaches it), retention",
+    ),
+    OutputSpec(
         "backup",
         False,
         (

@@ -233,7 +233,7 @@ class PostgresCluster(pulumi.ComponentResource):
             wait=True,
             # A standby's first start copies the primary (pg_basebackup) before it is healthy.
             wait_timeout=600,
-            **container_defaults(memory_mb=postgres_memory_mb(pg.settings)),
+            **container_defaults(memory_mb=postgres_memory_mb(pg.settings), stack=stack, service="postgres"),
             opts=pulumi.ResourceOptions(
                 parent=self, provider=host.docker, depends_on=depends_on, delete_before_replace=True
             ),
@@ -294,7 +294,7 @@ class PostgresCluster(pulumi.ComponentResource):
             stop_signal="SIGTERM",  # PgBouncer's immediate shutdown (the image's SIGINT is PostgreSQL's)
             wait=True,
             wait_timeout=120,
-            **container_defaults(memory_mb=PGBOUNCER.memory_mb),
+            **container_defaults(memory_mb=PGBOUNCER.memory_mb, stack=self._args.stack, service="pgbouncer"),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=host.docker,
@@ -327,7 +327,8 @@ class PostgresCluster(pulumi.ComponentResource):
         return exporter(
             f"{name}-exporter-{host.name}",
             host=host,
-            container_name=f"webstack-{self._args.stack}-postgres-exporter",
+            stack=self._args.stack,
+            service="postgres-exporter",
             image=self._image(host).image_id,
             port=POSTGRES_EXPORTER_PORT,
             command=["prometheus-postgres-exporter", f"--web.listen-address=:{POSTGRES_EXPORTER_PORT}"],

@@ -166,7 +166,8 @@ class RedisCache(pulumi.ComponentResource):
         self.exporter = exporter(
             f"{name}-exporter",
             host=host,
-            container_name=f"webstack-{args.stack}-redis-exporter",
+            stack=args.stack,
+            service="redis-exporter",
             image=self._image(name, host, cfg.images.redis_exporter).image_id,
             port=EXPORTER_PORT,
             envs=env_list({"REDIS_ADDR": f"redis://redis:{redis.port}"}, {"REDIS_PASSWORD": self.password}),
@@ -240,7 +241,7 @@ class RedisCache(pulumi.ComponentResource):
             ),
             wait=True,
             wait_timeout=120,
-            **container_defaults(memory_mb=redis_memory_mb(cfg.redis.maxmemory_mb)),
+            **container_defaults(memory_mb=redis_memory_mb(cfg.redis.maxmemory_mb), stack=args.stack, service=role),
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
         )
 
@@ -267,7 +268,7 @@ class RedisCache(pulumi.ComponentResource):
             healthcheck=command_healthcheck(
                 f'redis-cli -p {SENTINEL_PORT} --no-auth-warning -a "$REDIS_PASSWORD" sentinel master {SENTINEL_MASTER} >/dev/null'
             ),
-            **container_defaults(memory_mb=SENTINEL.memory_mb),
+            **container_defaults(memory_mb=SENTINEL.memory_mb, stack=args.stack, service="redis-sentinel"),
             opts=pulumi.ResourceOptions(
                 parent=self, provider=host.docker, depends_on=[self.primary], delete_before_replace=True
             ),

@@ -17,11 +17,13 @@ from .backup_job import BackupJob, BackupJobArgs
 from .capacity import capacity_report
 from .cluster import KubernetesCluster, KubernetesClusterArgs
 from .config import StackConfig
+from .log_store import LogStore, LogStoreArgs
 from .monitoring_stack import MonitoringStack, MonitoringStackArgs
 from .nginx_edge import NginxEdge, NginxEdgeArgs
 from .postgres_cluster import PostgresCluster, PostgresClusterArgs
 from .redis_cache import RedisCache, RedisCacheArgs
 from .render import kubernetes as manifests
+from .render.logs import LOG_STORE_JOB, VMALERT_JOB, render_log_pipeline_rules
 from .render.postgres import SCRAPE_JOB as POSTGRES_SCRAPE_JOB
 from .ssh_identity import write_ssh_identity
 from .vps_host import VpsHost, VpsHostArgs
@@ -47,10 +49,21 @@ def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             cloudflare_api_token=pulumi.Output.secret(token) if token is not None else None,
         ),
     )
-    monitoring = declare_monitoring(config, stack, hosts, redis, app, edge_exporters=[edge.exporter], postgres=postgres)
+    logs = declare_logs(config, stack, hosts)
+    monitoring = declare_monitoring(
+        config, stack, hosts, redis, app, edge_exporters=[edge.exporter], postgres=postgres, logs=logs
+    )
     backup = declare_backup(config, stack, hosts, redis, monitoring, postgres)
     return stack_outputs(
-        config, stack, edge=edge, app=app, redis=redis, monitoring=monitoring, backup=backup, postgres=postgres
+        config,
+        stack,
+        edge=edge,
+        app=app,
+        redis=redis,
+        monitoring=monitoring,
+        backup=backup,
+        postgres=postgres,
+        logs=logs,
     )
 
 
@@ -99,6 +112,29 @@ def declare_postgres(config: StackConfig, stack: str, hosts: dict[str, VpsHost])
     )
 
 
+def declare_logs(config: StackConfig, stack: str, hosts: dict[str, VpsHost]) -> LogStore | None:
+    """The log store, vmalert and a shipper on every host, when webstack:logs is on."""
+    logs = config.logs
+    if not logs.effective(config.platform):
+        return None
+    monitoring_host = config.monitoring.host
+    store_host = logs.store_host(monitoring_host)
+    assert monitoring_host is not None and store_host is not None  # validated: required on platform docker
+    return LogStore(
+        "logs",
+        LogStoreArgs(
+            logs=logs,
+            stack=stack,
+            store_image=config.images.victorialogs,
+            vmalert_image=config.images.vmalert,
+            shipper_image=config.images.syslog_ng,
+            store_host=hosts[store_host],
+            monitoring_host=hosts[monitoring_host],
+            hosts=list(hosts.values()),
+        ),
+    )
+
+
 def declare_services(
     config: StackConfig, stack: str, hosts: dict[str, VpsHost], postgres: PostgresCluster | None = None
 ) -> tuple[RedisCache, AppTier]:
@@ -128,12 +164,19 @@ def declare_monitoring(
     *,
     edge_exporters: list[Endpoint],
     postgres: PostgresCluster | None = None,
+    logs: LogStore | None = None,
 ) -> MonitoringStack:
-    """Prometheus and friends, scraping the edge's exporters, Redis's, PostgreSQL's and every app replica."""
+    """Prometheus and friends, scraping the edge's exporters, Redis's, PostgreSQL's, the log
+    pipeline's and every app replica."""
     targets = {"nginx": edge_exporters} if edge_exporters else {}
     targets["redis"] = [redis.exporter]
     if postgres is not None:
         targets[POSTGRES_SCRAPE_JOB] = postgres.exporters
+    rule_files: dict[str, str] = {}
+    if logs is not None:
+        targets[LOG_STORE_JOB] = [logs.store]
+        targets[VMALERT_JOB] = [logs.vmalert]
+        rule_files["logs.rules.yml"] = render_log_pipeline_rules()
     labels: dict[str, dict[str, str]] = {}
     paths: dict[str, str] = {}
     for service_name, endpoints in app.metrics.items():
@@ -152,6 +195,7 @@ def declare_monitoring(
             targets=targets,
             target_labels=labels,
             metrics_paths=paths,
+            rule_files=rule_files,
         ),
     )
 
@@ -197,6 +241,7 @@ def stack_outputs(
     monitoring: MonitoringStack,
     backup: BackupJob | None,
     postgres: PostgresCluster | None = None,
+    logs: LogStore | None = None,
 ) -> dict[str, Any]:
     """The outputs contract (documented in docs/outputs.md, pinned by a test)."""
     roles = config.roles()
@@ -263,6 +308,7 @@ def stack_outputs(
             "tunnelCommand": monitoring.tunnel_command,
         },
         "grafanaAdminPassword": monitoring.grafana_admin_password,
+        "logs": logs_outputs(config, logs),
         "backup": {
             "enabled": backup is not None,
             "host": config.backup.host,
@@ -302,6 +348,19 @@ def postgres_outputs(config: StackConfig, postgres: PostgresCluster | None) -> d
         "databases": [{"name": d.name, "owner": d.owner} for d in pg.databases],
         "dataProtected": config.postgres_protected,
         "psqlCommand": postgres.psql_command,
+    }
+
+
+def logs_outputs(config: StackConfig, logs: LogStore | None) -> dict[str, Any]:
+    """Where the logs are searched (docs/logs.md): the store's web UI through the tunnel."""
+    if logs is None:
+        return {"enabled": False, "host": None, "uiUrl": None, "tunnelCommand": None, "retention": None}
+    return {
+        "enabled": True,
+        "host": config.logs.store_host(config.monitoring.host),
+        "uiUrl": logs.ui_url,
+        "tunnelCommand": logs.tunnel_command,
+        "retention": config.logs.retention,
     }
 
 
@@ -446,6 +505,7 @@ def kubernetes_outputs(
             "tunnelCommand": monitoring.tunnel_command,
         },
         "grafanaAdminPassword": monitoring.grafana_admin_password,
+        "logs": logs_outputs(config, None),  # refused on platform kubernetes: the cluster collects its own
         "backup": {
             "enabled": backup is not None,
             "host": k8s_cfg.namespace,

@@ -10,20 +10,41 @@ import pulumi
 import pulumi_docker as docker
 
 from .capacity import EXPORTER
+from .render.logs import DOCKER_LOG_OPTS, LABELS
 from .vps_host import VpsHost
 
-# Every container: restart on failure or reboot, rotated logs.
+# Every container: restart on failure or reboot, rotated logs that name the container's
+# stack, service and replica in each line (what the log shipper files them under).
 RESTART = "unless-stopped"
 LOG_DRIVER = "json-file"
-LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+LOG_OPTS = DOCKER_LOG_OPTS
 
 
-def container_defaults(*, memory_mb: int, cpus: float | None = None, host_pid: bool = False) -> dict[str, Any]:
-    """Keyword arguments every webstack container gets (`host_pid`: it shares the host's PIDs)."""
+def container_labels(stack: str, service: str, replica: str | None = None) -> list[docker.ContainerLabelArgs]:
+    """The labels the log shipper reads (render/logs.py LABELS): stack, service, replica."""
+    values = {"stack": stack, "service": service, "replica": replica}
+    return [
+        docker.ContainerLabelArgs(label=LABELS[key], value=value) for key, value in values.items() if value is not None
+    ]
+
+
+def container_defaults(
+    *,
+    memory_mb: int,
+    stack: str,
+    service: str,
+    replica: str | None = None,
+    cpus: float | None = None,
+    host_pid: bool = False,
+) -> dict[str, Any]:
+    """Keyword arguments every webstack container gets: restart, rotated and labelled logs,
+    limits (`host_pid`: it shares the host's PIDs). `service` and `replica` are what its
+    log lines are found by (a replica's index, or the host where each host has one)."""
     defaults: dict[str, Any] = {
         "restart": RESTART,
         "log_driver": LOG_DRIVER,
         "log_opts": LOG_OPTS,
+        "labels": container_labels(stack, service, replica),
         "memory": memory_mb,
         # memory + swap = memory: no swap on top of the limit. Unset, Docker allows twice the
         # limit, reports it back, and every preview would show a diff on memorySwap.
@@ -129,7 +150,8 @@ def exporter(
     resource_name: str,
     *,
     host: VpsHost,
-    container_name: str,
+    stack: str,
+    service: str,
     image: pulumi.Input[str],
     port: int,
     parent: pulumi.Resource,
@@ -138,10 +160,11 @@ def exporter(
     envs: pulumi.Input[list[str]] | None = None,
     healthcheck: docker.ContainerHealthcheckArgs | None = None,
 ) -> Endpoint:
-    """A Prometheus exporter beside what it watches: nobody, 64 MB, private port only."""
+    """A Prometheus exporter beside what it watches (`service`, e.g. redis-exporter, names its
+    container webstack-<stack>-<service> and its log lines): nobody, 64 MB, private port only."""
     container = docker.Container(
         resource_name,
-        name=container_name,
+        name=f"webstack-{stack}-{service}",
         image=image,
         command=command,
         envs=envs,
@@ -149,7 +172,7 @@ def exporter(
         ports=[internal_port(port, host.internal_address)] if host.multi_host else [],
         healthcheck=healthcheck,
         user="65534:65534",
-        **container_defaults(memory_mb=EXPORTER.memory_mb),
+        **container_defaults(memory_mb=EXPORTER.memory_mb, stack=stack, service=service),
         opts=pulumi.ResourceOptions(
             parent=parent, provider=host.docker, depends_on=depends_on, delete_before_replace=True
         ),

@@ -29,6 +29,7 @@ Role = Literal[
     "pgbouncer",
     "log-store",
     "vmalert",
+    "log-shipper",
     "other",
 ]
 
@@ -42,7 +43,7 @@ INTERNAL_PORTS: frozenset[int] = frozenset({6379, 26379, 9090, 9093, 9100, 9113,
 
 # The log store (VictoriaLogs: its HTTP API and web UI on 9428) and vmalert (8880), which runs the
 # LogsQL alert rules (docs/logs.md): internal as Prometheus is, on loopback or a private address.
-LOG_ROLES: frozenset[str] = frozenset({"log-store", "vmalert"})
+LOG_ROLES: frozenset[str] = frozenset({"log-store", "vmalert", "log-shipper"})
 LOG_PORTS: frozenset[int] = frozenset({9428, 8880})
 INTERNAL_ROLES = INTERNAL_ROLES | LOG_ROLES
 INTERNAL_PORTS = INTERNAL_PORTS | LOG_PORTS
@@ -85,6 +86,8 @@ def role(props: Mapping[str, Any], resource_name: str) -> Role:
         return "log-store"
     if "-datasource.url=" in joined or "-rule.defaultRuleType=" in joined:
         return "vmalert"  # before Alertmanager: its -notifier.url names it
+    if "syslog-ng" in joined:
+        return "log-shipper"  # before the labels: it carries webstack.service like every container
     if "alertmanager" in joined or "--cluster.listen-address" in joined:
         return "alertmanager"
     if any(key.startswith("GF_") for key in env):

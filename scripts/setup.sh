@@ -10,8 +10,9 @@ SUDO=""
 
 # nginx, promtool/amtool, restic, PostgreSQL (with PgBouncer and the postgres exporter),
 # Redis and shellcheck: the rendered configs and scripts are tested on these real servers; syslog-ng
-# with its HTTP destination ships logs to VictoriaLogs (docs/logs.md; the store is built from Go).
-packages=(nginx-light wrk prometheus prometheus-alertmanager restic postgresql pgbouncer prometheus-postgres-exporter redis-server redis-tools shellcheck openssl python3-venv python3-redis python3-psycopg2 syslog-ng-core syslog-ng-mod-http)
+# with its HTTP destination ships logs to VictoriaLogs (docs/logs.md; the store is built from Go);
+# chromium-headless-shell renders the log UI for its screenshot test (tools/browser.py).
+packages=(nginx-light wrk prometheus prometheus-alertmanager restic postgresql pgbouncer prometheus-postgres-exporter redis-server redis-tools shellcheck openssl python3-venv python3-redis python3-psycopg2 syslog-ng-core syslog-ng-mod-http chromium-headless-shell)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -66,6 +66,9 @@ INFRASTRUCTURE_IMAGES: dict[str, str] = {
     "nginxExporter": "nginx-exporter",
     "backup": "backup",
     "postgres": "postgres",
+    "victorialogs": "victorialogs",
+    "vmalert": "vmalert",
+    "syslogNg": "syslog-ng",
 }
 DEMO_APP = "demo-app"
 

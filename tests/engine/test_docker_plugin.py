@@ -38,6 +38,9 @@ config = pulumi.Config()
 image = docker.RemoteImage("image", name={image!r}, keep_locally=True)
 network = docker.Network("net", name="{prefix}-net", labels=[{{"label": "webstack.test", "value": "plugin"}}])
 volume = docker.Volume("data", name="{prefix}-data", labels=[{{"label": "webstack.test", "value": "plugin"}}])
+# The defaults every webstack container gets (restart, labelled logs, limits, no-new-privileges).
+defaults = container_defaults(memory_mb=128, stack="plugin-test", service="backend", replica="0", cpus=0.5)
+defaults["labels"] = [*defaults["labels"], docker.ContainerLabelArgs(label="webstack.test", value="plugin")]
 container = docker.Container(
     "app",
     name="{prefix}-app",
@@ -48,11 +51,9 @@ container = docker.Container(
     volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
     uploads=uploads({{"/etc/webstack/greeting.txt": "hello from the plugin\\n"}}),
     healthcheck=http_healthcheck("http://127.0.0.1:8000/health", interval_s=2),
-    labels=[docker.ContainerLabelArgs(label="webstack.test", value="plugin")],
     wait=True,
     wait_timeout=90,
-    # The defaults every webstack container gets (restart, logs, limits, no-new-privileges).
-    **container_defaults(memory_mb=128, cpus=0.5),
+    **defaults,
     opts=pulumi.ResourceOptions(delete_before_replace=True),
 )
 pulumi.export("container", container.name)
@@ -135,11 +136,17 @@ def test_containers_networks_and_volumes_through_the_built_plugin(
         assert inspect["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
         assert inspect["HostConfig"]["LogConfig"] == {
             "Type": "json-file",
-            "Config": {"max-file": "3", "max-size": "10m"},
+            "Config": {"max-file": "3", "max-size": "10m", "labels": "webstack.stack,webstack.service,webstack.replica"},
         }
         assert inspect["HostConfig"]["SecurityOpt"] == ["no-new-privileges:true"]
         assert inspect["HostConfig"]["PortBindings"]["8000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
-        assert inspect["Config"]["Labels"]["webstack.test"] == "plugin"
+        labels = inspect["Config"]["Labels"]
+        assert labels["webstack.test"] == "plugin"
+        assert (labels["webstack.stack"], labels["webstack.service"], labels["webstack.replica"]) == (
+            "plugin-test",
+            "backend",
+            "0",
+        )
         assert {m["Name"] for m in inspect["Mounts"] if m["Type"] == "volume"} == {f"{PREFIX}-data"}
         assert "app" in inspect["NetworkSettings"]["Networks"][f"{PREFIX}-net"]["Aliases"]
         uploaded = docker("exec", f"{PREFIX}-app", "cat", "/etc/webstack/greeting.txt")

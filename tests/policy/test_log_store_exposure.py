@@ -14,6 +14,7 @@ from components.render.logs import LogStoreSpec, victorialogs_args, vmalert_args
 from policy.containers import INTERNAL_PORTS, INTERNAL_ROLES, role
 from policy.exposure_rules import internal_services_not_public
 from tests.policy.helpers import Reports, resource_args
+from tools.offline import run_offline
 
 CONTAINER = "docker:index/container:Container"
 STORE = {"name": "webstack-production-log-store", "command": victorialogs_args(LogStoreSpec(retention="30d"))}
@@ -75,3 +76,23 @@ def test_kubernetes_services_of_the_store_stay_in_the_cluster() -> None:
             resource_args("kubernetes:core/v1:Service", {"metadata": {"name": name}, "spec": spec}, name=name), reports
         )
         assert "type LoadBalancer" in reports.text(), name
+
+
+@pytest.mark.parametrize("stack", ["local", "production"])
+def test_every_container_of_a_stack_keeps_its_role_now_that_all_carry_the_service_label(stack: str) -> None:
+    """Every container is labelled with its service (its log lines are found by it); only the
+    app tier's replicas may be read as apps, and the shipper is recognized as what it is."""
+    containers = run_offline(stack).of_type(CONTAINER)
+    roles = {c.name: role(c.plain_inputs, c.name) for c in containers}
+    services = {c.name: label_value(c.plain_inputs, "webstack.service") for c in containers}
+    assert all(services.values()), services
+    apps = {name for name, what in roles.items() if what == "app"}
+    assert apps == {name for name in roles if name.startswith("app-")}, roles
+    assert "other" not in roles.values(), roles
+    shippers = {name for name, what in roles.items() if what == "log-shipper"}
+    assert shippers and all(services[name] == "log-shipper" for name in shippers)
+    assert {"log-store", "vmalert"} <= set(roles.values())
+
+
+def label_value(props: dict[str, Any], label: str) -> str | None:
+    return next((str(item["value"]) for item in props.get("labels") or [] if item["label"] == label), None)

@@ -87,12 +87,12 @@ def only_on(name: str, *services: str) -> Edit:
 
 
 # Production's app-1 at a deploy's peak: backend-0 and backend-2 (1024 MB each), frontend-0
-# (256 MB), each twice while a deploy rolls them, and its node exporter (64 MB).
-APP1_PEAK_MB = 2 * (1024 + 1024 + 256) + 64
+# (256 MB), each twice while a deploy rolls them, its node exporter (64 MB) and log shipper (128 MB).
+APP1_PEAK_MB = 2 * (1024 + 1024 + 256) + 64 + 128
 RESERVE_MB = 1024  # the default capacity.reserve.memoryMb
 APP1_EXACTLY_FULL = host(1, plan=None, cpus=6, memoryMb=APP1_PEAK_MB + RESERVE_MB, diskGb=400)
-# app-2 carries backend-1, frontend-1 and its node exporter: 2 * (1024 + 256) + 64 at the peak.
-APP2_PEAK_MB = 2 * (1024 + 256) + 64
+# app-2 carries backend-1, frontend-1, its node exporter and log shipper: 2 * (1024 + 256) + 64 + 128.
+APP2_PEAK_MB = 2 * (1024 + 256) + 64 + 128
 APP2_EXACTLY_FULL = host(2, plan=None, cpus=6, memoryMb=APP2_PEAK_MB + RESERVE_MB, diskGb=400)
 
 # (id, stack, edits, None when it fits, else (the key, words the message must hold))
@@ -292,20 +292,30 @@ def test_a_broken_catalogue_is_refused(tmp_path: Path, text: str, words: str) ->
 # --- the production stack against the seeds' sizing ---------------------------------------------
 
 # Production's figures (placed at a deploy's peak / CPU limits / estimated disk, GB).
+# Every host also runs a log shipper (128 MB); monitor-1 the log store (512) and vmalert (64).
 PRODUCTION = {
-    "edge-1": (640, 0.0, ["node-exporter", "edge", "edge-exporter"]),
-    "app-1": (APP1_PEAK_MB, 2.5, ["node-exporter", "backend-0", "backend-2", "frontend-0"]),
-    "app-2": (APP2_PEAK_MB, 1.5, ["node-exporter", "backend-1", "frontend-1"]),
+    "edge-1": (640 + 128, 0.0, ["node-exporter", "edge", "edge-exporter", "log-shipper"]),
+    "app-1": (APP1_PEAK_MB, 2.5, ["node-exporter", "backend-0", "backend-2", "frontend-0", "log-shipper"]),
+    "app-2": (APP2_PEAK_MB, 1.5, ["node-exporter", "backend-1", "frontend-1", "log-shipper"]),
     "data-1": (
-        3136 + 64 + 64 + 64 + 1024,
+        3136 + 64 + 64 + 64 + 128 + 1024,
         0.0,
-        ["node-exporter", "redis", "redis-exporter", "redis-sentinel", "backup"],
+        ["node-exporter", "redis", "redis-exporter", "redis-sentinel", "log-shipper", "backup"],
     ),
-    "data-2": (3136 + 64 + 64, 0.0, ["node-exporter", "redis-replica", "redis-sentinel"]),
+    "data-2": (3136 + 64 + 64 + 128, 0.0, ["node-exporter", "redis-replica", "redis-sentinel", "log-shipper"]),
     "monitor-1": (
-        64 + 64 + 1024 + 256 + 256,
+        64 + 64 + 1024 + 256 + 256 + 512 + 64 + 128,
         0.0,
-        ["node-exporter", "redis-sentinel", "prometheus", "alertmanager", "grafana"],
+        [
+            "node-exporter",
+            "redis-sentinel",
+            "prometheus",
+            "alertmanager",
+            "grafana",
+            "log-store",
+            "vmalert",
+            "log-shipper",
+        ],
     ),
 }
 
@@ -328,15 +338,18 @@ def test_production_disk_estimates() -> None:
     report = capacity_report(load("production"))
     disk = {h.name: h.disk_gb for h in report.hosts}
     logs = LOG_FILE_MB * LOG_FILES / 1024
+    buffer = 1.0  # each host's log shipper may hold logs.bufferMb (1024 MB) while the store is away
     # data-1: Redis' RDB, its temporary copy and the AOF (3 x 2 GB), the backup's work space:
     # a 10 GB database dump, a 2 GB RDB, 1 GB of restic cache.
-    assert disk["data-1"] == pytest.approx(6 + 10 + 2 + 1 + 5 * logs)
-    assert disk["data-2"] == pytest.approx(6 + 3 * logs)
-    # Prometheus: 6 node exporters, the nginx and Redis exporters, 5 app replicas, itself and
-    # Alertmanager (11360 series) every 15 s for 30 days.
-    tsdb = prometheus_disk_gb(series=11_360, scrape_interval_s=15, retention_days=30)
-    assert tsdb == pytest.approx(11_360 / 15 * 30 * 86_400 * 2 * 1.1 / 1024**3 + 0.5)
-    assert disk["monitor-1"] == pytest.approx(tsdb + 0.1 + 1.0 + 5 * logs)
+    assert disk["data-1"] == pytest.approx(6 + 10 + 2 + 1 + buffer + 6 * logs)
+    assert disk["data-2"] == pytest.approx(6 + buffer + 4 * logs)
+    assert disk["edge-1"] == pytest.approx(buffer + 4 * logs)
+    # Prometheus: 6 node exporters, the nginx and Redis exporters, 5 app replicas, itself,
+    # Alertmanager, the log store and vmalert (11860 series) every 15 s for 30 days.
+    tsdb = prometheus_disk_gb(series=11_860, scrape_interval_s=15, retention_days=30)
+    assert tsdb == pytest.approx(11_860 / 15 * 30 * 86_400 * 2 * 1.1 / 1024**3 + 0.5)
+    # The log store: production caps it at logs.maxDiskGb, 20 GB.
+    assert disk["monitor-1"] == pytest.approx(tsdb + 0.1 + 1.0 + 20 + buffer + 8 * logs)
     assert 4 < tsdb < 6
 
 
@@ -354,7 +367,7 @@ def test_the_app_tier_fits_one_business_vps_at_a_deploys_peak() -> None:
     """seed 000's starter configuration runs the whole app on one Business VPS."""
     config = load("production", drop_host("app-2"), only_on("app-1", "backend", "frontend"))
     app1 = next(h for h in capacity_report(config).hosts if h.name == "app-1")
-    assert app1.memory_peak_mb == 2 * (3 * 1024 + 2 * 256) + 64 and app1.cpus == 4.0
+    assert app1.memory_peak_mb == 2 * (3 * 1024 + 2 * 256) + 64 + 128 and app1.cpus == 4.0
     assert app1.cpus <= (app1.available_cpus or 0)
 
 
@@ -444,7 +457,12 @@ def test_the_model_places_exactly_the_containers_the_program_declares(stack: str
 
 @pytest.mark.parametrize("stack", ["local", "staging", "production"])
 def test_every_container_rotates_its_logs_as_the_disk_estimate_counts(stack: str) -> None:
-    rotation = {"max-size": f"{LOG_FILE_MB}m", "max-file": str(LOG_FILES)}
+    # Rotated as the disk estimate counts; each line names the container's stack, service, replica.
+    rotation = {
+        "max-size": f"{LOG_FILE_MB}m",
+        "max-file": str(LOG_FILES),
+        "labels": "webstack.stack,webstack.service,webstack.replica",
+    }
     for container in run_offline(stack).of_type(CONTAINER):
         inputs = container.plain_inputs
         assert (inputs["logDriver"], inputs["logOpts"]) == ("json-file", rotation), container.name
@@ -520,11 +538,11 @@ def test_the_comment_shows_the_change_against_the_base() -> None:
     text = markdown(head, base)
     assert text.startswith("<!-- webstack-capacity:production -->\n")
     assert "Monthly cost: **239.93 USD** (base: 179.94 USD, +59.99); budget 180.00: **over it by 59.93**" in text
-    assert "| app-3 (new) | hostinger-business | 2112 / 15360 | 1.00 / 5.0 | 0.1 / 380 | 29.99 |" in text
+    assert "| app-3 (new) | hostinger-business | 2240 / 15360 | 1.00 / 5.0 | 1.1 / 380 | 29.99 |" in text
     assert "| edge-1 | hostinger-enterprise (was hostinger-business) |" in text and "| 59.99 (+30.00) |" in text
     # app-1 lost backend-2 to app-3: 2048 MB less at the peak, one CPU less
     assert f"| app-1 | hostinger-business | {APP1_PEAK_MB - 2048} / 15360 (-2048) | 1.50 / 5.0 (-1.00) |" in text
-    assert "| monitor-1 | hostinger-business | 1664 / 15360 | 0.00 / 5.0 | 6.2 / 380 (+0.4) | 29.99 |" in text
+    assert "| monitor-1 | hostinger-business | 2368 / 15360 | 0.00 / 5.0 | 27.5 / 380 (+0.5) | 29.99 |" in text
     removed = markdown(base, head)
     assert "(base: 239.93 USD, -59.99); budget 180.00: within it (0.06 left)" in removed
     assert "| ~~app-3~~ (removed) | | | | | -29.99 |" in removed
@@ -533,6 +551,6 @@ def test_the_comment_shows_the_change_against_the_base() -> None:
 def test_the_comment_without_a_base_report() -> None:
     text = markdown(_figures("staging"), {})
     assert "Monthly cost: **29.99 USD** (the base branch reports no cost); budget 30.00: within it (0.01 left)" in text
-    assert "| staging-1 | hostinger-business | 6400 / 15360 |" in text
+    assert "| staging-1 | hostinger-business | 7104 / 15360 |" in text
     k8s = markdown(_figures("production-k8s"), {})
     assert "**unknown USD**" in k8s and "No hosts" in k8s

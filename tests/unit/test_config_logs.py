@@ -41,8 +41,14 @@ def test_defaults_on_every_docker_stack() -> None:
         config = _load(stack, None)
         logs = config.logs
         assert logs.effective(config.platform), stack
-        assert (logs.retention, logs.port, logs.vmalert_port, logs.buffer_mb) == ("14d", 9428, 8880, 1024)
         assert logs.store_host(config.monitoring.host) == config.monitoring.host
+    defaults = _load("staging", None).logs  # staging's file sets nothing under webstack:logs
+    assert (defaults.retention, defaults.port, defaults.vmalert_port, defaults.buffer_mb) == ("14d", 9428, 8880, 1024)
+    assert defaults.max_disk_gb is None
+    local = _load("local", None).logs  # the local stack's own, beside Prometheus' 19090
+    assert (local.retention, local.port, local.buffer_mb) == ("2d", 19428, 256)
+    production = _load("production", None).logs
+    assert (production.retention, production.max_disk_gb) == ("30d", 20)
     assert _load("production", None).logs.store_host("monitor-1") == "monitor-1"
     k8s = _load("production-k8s", None)
     assert not k8s.logs.effective(k8s.platform)  # a cluster collects its own logs

@@ -19,6 +19,7 @@ COMPONENTS = {
     "webstack:backup:BackupJob",
     "webstack:monitoring:MonitoringStack",
     "webstack:database:PostgresCluster",
+    "webstack:logs:LogStore",
 }
 OPTIONAL_COMPONENTS = {"webstack:database:PostgresCluster"}  # with webstack:postgres (the local stack has it)
 CONTAINER = "docker:index/container:Container"
@@ -33,23 +34,26 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
         "webstack:backup:BackupJob": 1,
         "webstack:monitoring:MonitoringStack": 1,
         "webstack:database:PostgresCluster": 1,
+        "webstack:logs:LogStore": 1,
         # edge, exporter, 2 backend, 1 frontend, redis, redis exporter, node exporter, prom, am,
-        # grafana, backup; postgres, pgbouncer, postgres exporter
-        CONTAINER: 15,
+        # grafana, backup; postgres, pgbouncer, postgres exporter; log store, vmalert, log shipper
+        CONTAINER: 18,
         "docker:index/network:Network": 1,
-        "docker:index/volume:Volume": 6,  # redis, prometheus, alertmanager, grafana, backup, postgres
+        # redis, prometheus, alertmanager, grafana, backup, postgres, log store, log shipper's state
+        "docker:index/volume:Volume": 8,
         "pulumi:providers:docker": 1,
-        # edge: tls, nginx.conf, reload; Prometheus: config, rules, reload, a targets file per
-        # job (node, nginx, redis, postgres, app-backend, app-frontend); Alertmanager's and
-        # PgBouncer's reloads
-        "command:local:Command": 14,
+        # edge: tls, nginx.conf, reload; Prometheus: config, rules, the log pipeline's rules,
+        # reload, a targets file per job (node, nginx, redis, postgres, app-backend,
+        # app-frontend, log-store, vmalert); Alertmanager's and PgBouncer's reloads
+        "command:local:Command": 17,
         # session secret, redis, grafana, restic; postgres: replication, exporter, the owner app
         "random:index/randomPassword:RandomPassword": 7,
     },
     "staging": {
         "webstack:host:VpsHost": 1,
-        CONTAINER: 12,
-        "command:remote:Command": 14,  # bootstrap, csr, cert, nginx.conf, reload; Prometheus 3 + 5 targets; Alertmanager 1
+        CONTAINER: 15,  # 12 + log store, vmalert, log shipper
+        # bootstrap, csr, cert, nginx.conf, reload; Prometheus 4 (config, 2 rule files, reload) + 7 targets; Alertmanager 1
+        "command:remote:Command": 17,
         "cloudflare:index/dnsRecord:DnsRecord": 2,
         "cloudflare:index/zoneSetting:ZoneSetting": 3,
         "cloudflare:index/ruleset:Ruleset": 1,
@@ -58,12 +62,16 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
     },
     "production": {
         "webstack:host:VpsHost": 6,
-        CONTAINER: 23,  # edge 2, app 5, redis 6 (primary, replica, 3 sentinels, exporter), monitoring 3 + 6 node exporters, backup 1
+        # edge 2, app 5, redis 6 (primary, replica, 3 sentinels, exporter), monitoring 3 + 6 node
+        # exporters, backup 1; log store, vmalert, 6 log shippers
+        CONTAINER: 31,
         "pulumi:providers:docker": 6,
-        # 10 + Prometheus config, rules, reload, 5 targets files, Alertmanager reload; a port slot per app replica
-        "command:remote:Command": 24,
+        # 10 + Prometheus config, 2 rule files, reload, 7 targets files, Alertmanager reload; a
+        # port slot per app replica
+        "command:remote:Command": 27,
         "cloudflare:index/dnsRecord:DnsRecord": 3,
-        "docker:index/volume:Volume": 5,
+        # redis 2, prometheus, alertmanager, grafana; log store, 6 log shippers' state
+        "docker:index/volume:Volume": 12,
     },
 }
 
