@@ -10,22 +10,26 @@ Platform kubernetes: a CronJob runs the same backup.sh (same retention, same `re
 check`) from a ConfigMap with its secrets from a Secret; the freshness metrics stay on a
 small claim between runs (a failed target keeps its last success) and go to the
 MonitoringStack's Pushgateway after each run, for the same alerts.
+
+Restore drills (`backup.drill`, components/render/backup_drill.py): drill.sh restores the
+latest snapshot into scratch targets on its own schedule, from the runner's crontab on
+docker and from a CronJob of its own (`backup-drill`) on kubernetes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from .capacity import BACKUP
+from .capacity import BACKUP, RESTIC_CACHE_GB
 from .cluster import KubernetesCluster
 from .config import Platform, StackConfig
 from .render import kubernetes as manifests
 from .render.backup import BackupSpec, render_backup_script, render_restore_script
-from .render.backup_drill import DrillSpec, drill_crontab_line, render_drill_script
+from .render.backup_drill import DrillSpec, drill_crontab_line, render_drill_env_names, render_drill_script
 from .vps_host import VpsHost
 from .wiring import command_healthcheck, container_defaults, env_list, uploads
 
@@ -80,6 +84,7 @@ class BackupJob(pulumi.ComponentResource):
                 "restoreCommand": self.restore_command,
                 "runNowCommand": self.run_now_command,
                 "drillCommand": self.drill_command,
+                "drillRecordsCommand": self.drill_records_command,
             }
         )
 
@@ -136,10 +141,17 @@ class BackupJob(pulumi.ComponentResource):
             volume_paths={},
             verify_subset=backup.verify_subset,
             textfile_dir=manifests.BACKUP_TEXTFILE,
+            work_dir=manifests.BACKUP_RUN_WORK,
         )
         plain_env, secret_env = self._secret_env(args, spec)
         plain_env["RESTIC_CACHE_DIR"] = f"{manifests.BACKUP_WORK}/cache"
         scripts = {"backup.sh": render_backup_script(spec), "restore.sh": render_restore_script(spec)}
+        # Restore drills: drill.sh in the same ConfigMap, run by a CronJob of its own (below).
+        drill = (
+            DrillSpec.from_config(replace(spec, work_dir=manifests.DRILL_WORK), backup.drill) if cfg.drills else None
+        )
+        if drill is not None:
+            scripts["drill.sh"] = render_drill_script(drill)
         config_map = cluster.declare(
             f"{name}-scripts", manifests.config_map(target, "backup-scripts", "backup", scripts), parent=self
         )
@@ -176,6 +188,46 @@ class BackupJob(pulumi.ComponentResource):
             target, "backup", pod, targets=spec.targets, context=k8s_cfg.context
         )
         self.run_now_command = f"{kubectl} create job --from=cronjob/backup backup-now-$(date +%s)"
+        if drill is None:
+            return
+        # The drill pod: only the env drill.sh reads (no DATABASE_URL; Redis only for the live
+        # key count), scratch space for the largest data set it restores, its metrics on a claim
+        # of its own between runs and pushed to the Pushgateway, the records in the repository.
+        names = set(render_drill_env_names(drill))
+        largest_mb = max(
+            cfg.redis.maxmemory_mb if drill.redis else 0,  # the RDB file, at most the data set
+            cfg.capacity.database_dump_gb * 1024 if drill.database else 0,  # as capacity counts a dump
+        )
+        drill_pod = manifests.DrillPodSpec(
+            image=cfg.images.backup,
+            plain_env={k: v for k, v in plain_env.items() if not k.startswith("REDIS") or k in names},
+            secret_name="backup-env",
+            secret_keys=tuple(sorted(k for k in secret_env if k in names)),
+            scripts_config_map="backup-scripts",
+            state_claim="backup-drill-state",
+            pushgateway=args.pushgateway,
+            records_dir=drill.records_dir,
+            reads_live_redis=drill.redis,
+            scratch_mb=largest_mb + drill.scratch_min_mb + round(RESTIC_CACHE_GB * 1024),
+            # the scratch redis-server holds the restored data set beside restic
+            memory_mb=BACKUP.memory_mb + (cfg.redis.maxmemory_mb if drill.redis else 0),
+            scripts_checksum=manifests.checksum(*scripts.values()),
+        )
+        drill_claim = cluster.declare(
+            f"{name}-drill-state",
+            manifests.backup_claim(target, "backup-drill-state", k8s_cfg.storage_gi.backup, k8s_cfg.storage_class),
+            parent=self,
+        )
+        self.drill_cronjob = cluster.declare(
+            f"{name}-drill-cronjob",
+            manifests.backup_drill_cronjob(target, "backup-drill", drill_pod, schedule=drill.schedule),
+            parent=self,
+            depends_on=[config_map, secret, drill_claim],
+        )
+        self.drill_command = f"{kubectl} create job --from=cronjob/backup-drill backup-drill-now-$(date +%s)"
+        self.drill_records_command = manifests.drill_records_command(
+            target, "backup-drill", drill_pod, context=k8s_cfg.context
+        )
 
     def _docker(self, name: str, args: BackupJobArgs) -> None:
         cfg, backup = args.config, args.config.backup

@@ -170,7 +170,13 @@ class MonitoringStack(pulumi.ComponentResource):
             manifests.service(target, "alertmanager", "monitoring", [("http", manifests.ALERTMANAGER_PORT)]),
         )
 
-        rules = render_alert_rules(mon.thresholds, environment=cfg.environment, backups=cfg.backup.enabled)
+        rules = render_alert_rules(
+            mon.thresholds,
+            environment=cfg.environment,
+            backups=cfg.backup.enabled,
+            # BackupJob's drill CronJob pushes the drills' metrics to the Pushgateway.
+            drill_max_age_hours=cfg.drill_max_age_hours() if cfg.backup.enabled and cfg.drills else None,
+        )
         if cfg.backup.enabled:
             declare("pushgateway", manifests.pushgateway_deployment(target, "pushgateway", cfg.images.pushgateway))
             declare(
@@ -443,7 +449,7 @@ class MonitoringStack(pulumi.ComponentResource):
             environment=cfg.environment,
             backups=cfg.backup.enabled,
             postgres=cfg.postgres is not None,
-            # BackupJob runs the drills on platform docker (none on kubernetes yet).
+            # BackupJob runs the drills from the backup runner's crontab.
             drill_max_age_hours=cfg.drill_max_age_hours() if cfg.backup.enabled and cfg.drills else None,
         )
         prometheus = self._prometheus(name, args, host, targets, rules, depends_on=[alertmanager])

@@ -4,10 +4,9 @@
 (`webstack:backup`, validated with the program's own model): drills on
 (`backup.drill.enabled`, by default whenever backups are) and a schedule whose longest gap
 between two drills is at most `maxIntervalDays` (seed 004: "Monthly restore test
-(required!)"). And, with `requireRunner` (on by default; a kubernetes backup CronJob is exempt: nothing drills there yet),
-the resources: the backup runner carries a
-drill.sh and a crontab line that runs it (a Kubernetes CronJob whose command or scripts
-name drill.sh), on a schedule within the same limit.
+(required!)"). And, with `requireRunner` (on by default), the resources: the backup runner
+carries a drill.sh and a crontab line that runs it (on kubernetes: a CronJob beside the
+backup's whose command runs drill.sh), on a schedule within the same limit.
 """
 
 from __future__ import annotations
@@ -36,8 +35,8 @@ DRILL_SCHEMA: Schema = {
     },
     "requireRunner": {
         "type": "boolean",
-        # BackupJob puts drill.sh on the Docker backup runner; on kubernetes nothing drills yet,
-        # so a stack whose backups are a CronJob is not held to it.
+        # BackupJob puts drill.sh on the Docker backup runner's crontab, or in a CronJob of its
+        # own beside the backup CronJob on kubernetes.
         "default": True,
         "description": "Also require the backup runner to carry drill.sh and a schedule that runs it (the "
         "resources, not only the stack config).",
@@ -97,7 +96,7 @@ def _runner_problems(resources: list[tuple[Any, dict[str, Any]]], max_days: floa
     """(problem, urn) for the backup runners: each must run drill.sh on a schedule."""
     problems: list[tuple[str, str | None]] = []
     runners = 0
-    kubernetes_backup = False  # a backup CronJob: nothing drills on kubernetes yet (docs/backup-drills.md)
+    kubernetes_backup: str | None = None  # a backup CronJob: the drill must be a CronJob beside it
     for r, p in resources:
         who = subject(r.resource_type, r.name)
         if r.resource_type == CONTAINER and role(p, r.name) == "backup":
@@ -125,7 +124,7 @@ def _runner_problems(resources: list[tuple[Any, dict[str, Any]]], max_days: floa
             pods = pod_containers(r.resource_type, p)
             command = " ".join(str(a) for c in pods for a in as_list(c.get("command")) + as_list(c.get("args")))
             if "drill.sh" not in command:
-                kubernetes_backup = True
+                kubernetes_backup = kubernetes_backup or who
                 continue  # the backup CronJob itself: the drill is a CronJob of its own
             runners += 1
             cron = as_dict(p.get("spec")).get("schedule") if r.resource_type == CRON_JOB else None
@@ -133,7 +132,15 @@ def _runner_problems(resources: list[tuple[Any, dict[str, Any]]], max_days: floa
                 problems.append((f"{who} runs drill.sh but is not a scheduled CronJob", r.urn))
             elif problem := _gap_problem(cron, max_days):
                 problems.append((f"{who}: drill.sh {problem}", r.urn))
-    if runners == 0 and not kubernetes_backup:
+    if runners == 0 and kubernetes_backup:
+        problems.append(
+            (
+                f"no backup runner runs drill.sh: {kubernetes_backup} (the backups) has no drill CronJob beside it "
+                "(a CronJob whose command runs drill.sh on a schedule)",
+                None,
+            )
+        )
+    elif runners == 0:
         problems.append(("no backup runner runs drill.sh (a container with it in its crontab, or a CronJob)", None))
     return problems
 

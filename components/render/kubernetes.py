@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from components.config import AutoscaleConfig, RateLimit, ServiceConfig
+from components.render.backup_drill import DRILL_METRICS_FILE
 
 PART_OF = "webstack"
 NAME = "app.kubernetes.io/name"
@@ -48,6 +49,9 @@ PROMETHEUS_RULES = "/etc/prometheus/rules/webstack.rules.yml"
 BACKUP_SCRIPTS = "/etc/webstack-backup"
 BACKUP_TEXTFILE = "/textfile"
 BACKUP_WORK = "/var/lib/webstack-backup"
+# backup.sh's and restore.sh's own folder inside the work emptyDir: the kubelet makes the mount
+# point root's, and the scripts chmod their work dir 0700 as uid 65534.
+BACKUP_RUN_WORK = f"{BACKUP_WORK}/run"
 BACKUP_METRICS_JOB = "webstack-backup"
 NOBODY = 65534
 
@@ -989,6 +993,142 @@ def restore_command(
         f"{kubectl(target, context)} run {name}-restore --rm -it --restart=Never --image={spec.image} "
         f"--override-type=strategic --overrides='{json.dumps(overrides, separators=(',', ':'), sort_keys=True)}' "
         f"--command -- {BACKUP_SCRIPTS}/restore.sh <{'|'.join(targets)}> [SNAPSHOT]"
+    )
+
+
+# --- BackupJob: the restore drill ---------------------------------------------------------
+
+DRILL_METRICS_JOB = "webstack-backup-drill"
+# drill.sh's work dir: a directory of its own in the scratch emptyDir. The kubelet creates an
+# emptyDir's root owned by root (mode 0777), and drill.sh makes its work dir 0700, which only
+# the owner may do.
+DRILL_WORK = f"{BACKUP_WORK}/drill"
+DRILL_RECORDS_SIZE = "16Mi"
+
+
+@dataclass(frozen=True)
+class DrillPodSpec:
+    """The restore drill's pod: the backup's image, scripts ConfigMap and env Secret (only the
+    keys drill.sh reads: never DATABASE_URL), its scratch space on an emptyDir."""
+
+    image: str
+    plain_env: Mapping[str, str]
+    secret_name: str
+    secret_keys: tuple[str, ...]
+    scripts_config_map: str
+    state_claim: str  # the drill's metrics between runs: a failed drill keeps the last success
+    pushgateway: str  # host:port
+    records_dir: str  # drill.sh's "host" copy of the records: an emptyDir, gone with the pod
+    reads_live_redis: bool  # the Redis check compares with the live key count (INFO keyspace)
+    scratch_mb: int  # the emptyDir's size: the largest snapshot restored, scratchMinMb, restic's cache
+    memory_mb: int  # restic, and the scratch redis-server holding the restored data set
+    scripts_checksum: str
+
+
+# The drill, then its metrics to the Pushgateway (also after a failed drill: they say which
+# target failed); the job fails if either did.
+DRILL_RUN = (
+    f"rc=0; {BACKUP_SCRIPTS}/drill.sh || rc=$?; "
+    "busybox wget -q -O /dev/null --header 'Content-Type: text/plain; version=0.0.4' "
+    f"--post-file {BACKUP_TEXTFILE}/{DRILL_METRICS_FILE} "
+    f'"http://$PUSHGATEWAY/metrics/job/{DRILL_METRICS_JOB}" '
+    '|| { echo "drill: could not push its metrics to $PUSHGATEWAY" >&2; rc=1; }; exit "$rc"'
+)
+
+
+def backup_drill_pod(target: Target, name: str, spec: DrillPodSpec, *, command: Sequence[str] | None) -> dict[str, Any]:
+    """The drill pod's spec. With a command, the scheduled drill: scratch space for the restore
+    (requested from the node), the records directory and the metrics claim. Without one, a
+    one-off pod that reads the repository only (drill.sh records): no Redis, no claim."""
+    scheduled = command is not None
+    plain = {**spec.plain_env, "PUSHGATEWAY": spec.pushgateway}
+    keys = spec.secret_keys
+    if not scheduled:
+        plain = {k: v for k, v in plain.items() if not k.startswith("REDIS")}
+        keys = tuple(k for k in keys if not k.startswith("REDIS"))
+    mounts = [
+        {"name": "scripts", "mountPath": BACKUP_SCRIPTS, "readOnly": True},
+        {"name": "work", "mountPath": BACKUP_WORK},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "scripts", "configMap": {"name": spec.scripts_config_map, "defaultMode": 0o555}},
+        {"name": "work", "emptyDir": {"sizeLimit": f"{spec.scratch_mb}Mi" if scheduled else "1Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+    ]
+    limits = resources(1, spec.memory_mb if scheduled else 1024)
+    if scheduled:
+        mounts += [
+            {"name": "records", "mountPath": spec.records_dir},
+            {"name": "state", "mountPath": BACKUP_TEXTFILE},
+        ]
+        volumes += [
+            {"name": "records", "emptyDir": {"sizeLimit": DRILL_RECORDS_SIZE}},
+            {"name": "state", "persistentVolumeClaim": {"claimName": spec.state_claim}},
+        ]
+        # The scheduler places the pod on a node with the scratch space free.
+        limits["requests"]["ephemeral-storage"] = f"{spec.scratch_mb}Mi"
+    container: dict[str, Any] = {
+        "name": name,
+        "image": spec.image,
+        "env": env_list(plain, spec.secret_name, keys),
+        "resources": limits,
+        "securityContext": container_security(uid=NOBODY, gid=NOBODY, read_only=True),
+        "volumeMounts": mounts,
+    }
+    if command is not None:
+        container["command"] = list(command)
+    return {
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(uid=NOBODY, gid=NOBODY, fs_group=NOBODY),
+        "restartPolicy": "Never",
+        "containers": [container],
+        "volumes": volumes,
+    }
+
+
+def backup_drill_cronjob(target: Target, name: str, spec: DrillPodSpec, *, schedule: str) -> Manifest:
+    """drill.sh on its schedule. One attempt: a failed drill is evidence, not a flake to retry."""
+    labels = target.labels(name, "backup", {REDIS_CLIENT: "true"} if spec.reads_live_redis else None)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": target.metadata(name, "backup"),
+        "spec": {
+            "schedule": schedule,
+            "timeZone": "Etc/UTC",
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 3600,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": 6 * 3600,
+                    "template": {
+                        "metadata": {"labels": labels, "annotations": {CHECKSUM: spec.scripts_checksum}},
+                        "spec": backup_drill_pod(target, name, spec, command=["bash", "-c", DRILL_RUN]),
+                    },
+                }
+            },
+        },
+    }
+
+
+def drill_records_command(
+    target: Target, name: str, spec: DrillPodSpec, *, context: str | None, count: int = 10
+) -> str:
+    """A one-off pod with the drill's scripts and the repository's env that prints the last
+    `count` evidence records from the repository (drill.sh records), then goes."""
+    pod_name = f"{name}-records"
+    overrides = {
+        "metadata": {"labels": target.labels(pod_name, "backup")},
+        "spec": backup_drill_pod(target, pod_name, spec, command=None),
+    }
+    return (
+        f"{kubectl(target, context)} run {pod_name} --rm -i --quiet --restart=Never --image={spec.image} "
+        f"--override-type=strategic --overrides='{json.dumps(overrides, separators=(',', ':'), sort_keys=True)}' "
+        f"--command -- {BACKUP_SCRIPTS}/drill.sh records {count}"
     )
 
 

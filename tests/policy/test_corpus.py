@@ -435,6 +435,12 @@ CORPUS: list[Case] = [
         resources=lambda r: drop_subtree(r, "webstack:backup:BackupJob"),
     ),
     case(
+        "k8s-no-drill-cronjob",
+        {"production-restore-drill"},
+        stack="production-k8s",
+        resources=lambda r: drop(r, lambda d: d.name != "backup-drill-cronjob"),
+    ),
+    case(
         "k8s-redis-service-load-balancer",
         {"internal-services-not-public"},
         stack="production-k8s",
@@ -585,7 +591,7 @@ def test_mutation_is_caught_by_exactly_the_named_policies(mutation: Case) -> Non
     assert fired(mutation.stack, resources, stack_config=stack_config) == mutation.expected
 
 
-@pytest.mark.parametrize("stack", ["local", "staging", "production"])
+@pytest.mark.parametrize("stack", ["local", "staging", "production", "production-k8s"])
 def test_unmutated_stacks_fire_nothing(stack: str) -> None:
     assert fired(stack, base_resources(stack)) == set()
 

@@ -109,11 +109,11 @@ def test_settings_environments_and_the_interval() -> None:
 
 
 def test_a_kubernetes_cronjob_that_drills() -> None:
-    def cronjob(schedule: str, command: list[str]) -> tuple[str, str, dict[str, Any]]:
+    def cronjob(schedule: str, command: list[str], name: str = "backup-drill") -> tuple[str, str, dict[str, Any]]:
         container = {"name": "drill", "command": command, "env": [{"name": "RESTIC_REPOSITORY", "value": "s3:x"}]}
         return (
             "kubernetes:batch/v1:CronJob",
-            "backup-drill",
+            name,
             {
                 "spec": {
                     "schedule": schedule,
@@ -123,9 +123,19 @@ def test_a_kubernetes_cronjob_that_drills() -> None:
         )
 
     base = [(CONTAINER, "app-backend-0", {"envs": ["WEBSTACK_ENVIRONMENT=production"]})]
-    assert not check([*base, cronjob("0 4 * * 0", ["bash", "/scripts/drill.sh"])])
+    backup = cronjob("0 2 * * *", ["bash", "-c", "/etc/webstack-backup/backup.sh"], name="backup")
+    drill = cronjob("0 4 * * 0", ["bash", "-c", "rc=0; /etc/webstack-backup/drill.sh || rc=$?; exit $rc"])
+    assert not check([*base, drill])
+    assert not check([*base, backup, drill])
     assert "62 days apart" in check([*base, cronjob("0 4 1 */2 *", ["bash", "/scripts/drill.sh"])]).text()
-    # A backup CronJob and no drill: exempt, nothing drills on kubernetes yet (docs/backup-drills.md).
-    assert not check([*base, cronjob("0 2 * * *", ["bash", "/scripts/backup.sh"])])
+    # A backup CronJob and no drill CronJob beside it: nothing drills (no exemption any more).
+    reports = check([*base, backup])
+    assert len(reports.messages) == 1, reports.text()
+    assert "no backup runner runs drill.sh: kubernetes:batch/v1:CronJob 'backup'" in reports.text()
+    assert "has no drill CronJob beside it" in reports.text()
+    assert not check([*base, backup], pack={"requireRunner": False})
+    # A drill that is a bare Job, not scheduled.
+    job = ("kubernetes:batch/v1:Job", "drill-once", {"spec": drill[2]["spec"]["jobTemplate"]["spec"]})
+    assert "runs drill.sh but is not a scheduled CronJob" in check([*base, backup, job]).text()
     # No backup runner at all: nothing runs drill.sh.
     assert "no backup runner runs drill.sh" in check(base).text()

@@ -303,6 +303,25 @@ def test_kubernetes_backup_cronjob() -> None:
     )
 
 
+def test_kubernetes_backup_beside_a_drill_cronjob() -> None:
+    """The restore drill's CronJob and drill.sh (which forgets its own records, no --keep-daily)
+    are not the backup runner: production-restore-drill judges them."""
+    cron = "kubernetes:batch/v1:CronJob"
+    drill = {
+        "name": "backup-drill",
+        "command": ["bash", "-c", "rc=0; /etc/webstack-backup/drill.sh || rc=$?; exit $rc"],
+        "env": [{"name": "RESTIC_REPOSITORY", "value": "s3:https://s3.example.com/b/p"}],
+    }
+    drill_sh = 'restic forget --quiet --host "$STACK" --tag webstack-drill --keep-last 52\n'
+    stack = k8s_backup_stack()
+    stack[2][2]["data"] = {"backup.sh": SCRIPT, "drill.sh": drill_sh, "restore.sh": "restic restore\n"}
+    stack.append((cron, "backup-drill-cronjob", workload(cron, [drill], schedule="0 4 * * 0")))
+    config = {"environment": "production"}
+    assert not backup(stack, config)
+    # Its drill CronJob alone backs nothing up.
+    assert "runs no restic backup" in backup([r for r in stack if r[1] != "backup-cronjob"], config).text()
+
+
 def test_kubernetes_monitoring() -> None:
     prometheus = {
         "name": "prometheus",

@@ -64,8 +64,8 @@ EXPECTED_COUNTS: dict[str, int] = {
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,  # the back end
     "kubernetes:policy/v1:PodDisruptionBudget": 2,
     INGRESS: 3,  # backend, backend login paths, frontend
-    "kubernetes:batch/v1:CronJob": 1,
-    "kubernetes:core/v1:PersistentVolumeClaim": 1,  # the backup's metrics state
+    "kubernetes:batch/v1:CronJob": 2,  # the backup, the restore drill
+    "kubernetes:core/v1:PersistentVolumeClaim": 2,  # the backup's and the drill's metrics state
     "kubernetes:core/v1:ServiceAccount": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
@@ -440,7 +440,8 @@ def test_network_policies_only_the_controller_reaches_the_app_only_clients_reach
         "ports": [{"protocol": "TCP", "port": 6379}],
     }
     assert exporter["ports"] == [{"protocol": "TCP", "port": 9121}]
-    # Who carries the client label: the back end (uses Redis) and the backup, nobody else.
+    # Who carries the client label: the back end (uses Redis), the backup and the drill (the
+    # live key count, INFO keyspace), nobody else.
     labelled = sorted(
         r.name
         for r in run.resources
@@ -448,7 +449,7 @@ def test_network_policies_only_the_controller_reaches_the_app_only_clients_reach
         and manifests.REDIS_CLIENT
         in json.dumps(manifest(r)["spec"].get("template", manifest(r)["spec"].get("jobTemplate")))
     )
-    assert labelled == ["app-backend-deployment", "backup-cronjob"]
+    assert labelled == ["app-backend-deployment", "backup-cronjob", "backup-drill-cronjob"]
 
 
 def test_nothing_is_exposed_outside_the_cluster_but_through_the_ingress() -> None:
@@ -493,7 +494,10 @@ def test_monitoring_scrapes_annotated_pods_with_the_same_rules() -> None:
     data = manifest(run.named("monitoring-prometheus-config"))["data"]
     config = run.config
     assert data["webstack.rules.yml"] == render_alert_rules(
-        config.monitoring.thresholds, environment="production", backups=True
+        config.monitoring.thresholds,
+        environment="production",
+        backups=True,
+        drill_max_age_hours=config.drill_max_age_hours(),
     )
     prometheus = yaml.safe_load(data["prometheus.yml"])
     jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
@@ -573,7 +577,13 @@ def test_service_monitor_mode_uses_the_operator() -> None:
     ]
     assert monitors["pushgateway"]["endpoints"][0]["honorLabels"] is True
     rule = manifest(run.named("monitoring-rules"))
-    expected = yaml.safe_load(render_alert_rules(run.config.monitoring.thresholds, environment="production"))
+    expected = yaml.safe_load(
+        render_alert_rules(
+            run.config.monitoring.thresholds,
+            environment="production",
+            drill_max_age_hours=run.config.drill_max_age_hours(),
+        )
+    )
     assert rule["spec"]["groups"] == expected["groups"]
     server = manifest(run.named("monitoring-prometheus"))
     assert server["kind"] == "Prometheus" and server["spec"]["serviceAccountName"] == "prometheus"
@@ -605,6 +615,13 @@ def test_backup_cronjob_runs_restic_with_the_same_retention_and_check() -> None:
     script = manifest(run.named("backup-scripts"))["data"]["backup.sh"]
     for needle in ("--keep-daily 30", "--keep-weekly 8", "--keep-monthly 12", "restic check --read-data-subset=10%"):
         assert needle in script, needle
+    # The scripts chmod their work dir 0700 as uid 65534: a folder of their own inside the work
+    # emptyDir, whose mount point the kubelet makes root's.
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["work"] == "/var/lib/webstack-backup"
+    for name in ("backup.sh", "restore.sh"):
+        text = manifest(run.named("backup-scripts"))["data"][name]
+        assert "WORK_DIR=/var/lib/webstack-backup/run" in text.replace("'", ""), name
     secret = run.named("backup-env")
     assert isinstance(secret.inputs["stringData"], Secret)
     outputs = run.outputs["backup"]
@@ -612,6 +629,150 @@ def test_backup_cronjob_runs_restic_with_the_same_retention_and_check() -> None:
         "kubectl --context production -n webstack create job --from=cronjob/backup"
     )
     assert "restore.sh <database|redis> [SNAPSHOT]" in outputs["restoreCommand"]
+
+
+def _labels_select(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_drill_cronjob_runs_drill_sh_on_its_schedule_and_pushes_its_metrics() -> None:
+    run = offline()
+    cron = _spec(run, "backup-drill-cronjob")
+    assert manifest(run.named("backup-drill-cronjob"))["metadata"]["name"] == "backup-drill"
+    assert cron["schedule"] == run.config.backup.drill.schedule == "0 4 * * 0"
+    assert cron["timeZone"] == "Etc/UTC" and cron["concurrencyPolicy"] == "Forbid"
+    job = cron["jobTemplate"]["spec"]
+    assert job["backoffLimit"] == 0  # a failed drill is evidence, not retried away
+    pod = job["template"]["spec"]
+    (container,) = pod["containers"]
+    # The same image and the same Pod Security `restricted` context as the backup CronJob.
+    backup_pod = _spec(run, "backup-cronjob")["jobTemplate"]["spec"]["template"]["spec"]
+    (backup_container,) = backup_pod["containers"]
+    assert container["image"] == backup_container["image"] == "ghcr.io/example/webstack-backup:0.17.3"
+    assert pod["securityContext"] == backup_pod["securityContext"]
+    assert container["securityContext"] == backup_container["securityContext"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["automountServiceAccountToken"] is False and pod["restartPolicy"] == "Never"
+    # drill.sh, then its metrics to the Pushgateway under a job of their own; the job fails if either did.
+    shell, flag, run_text = container["command"]
+    assert (shell, flag) == ("bash", "-c") and run_text == manifests.DRILL_RUN
+    assert run_text.startswith("rc=0; /etc/webstack-backup/drill.sh || rc=$?; ")
+    assert "--post-file /textfile/webstack_backup_drill.prom" in run_text
+    assert '"http://$PUSHGATEWAY/metrics/job/webstack-backup-drill"' in run_text and 'exit "$rc"' in run_text
+    # Env from the backup's Secret, only what drill.sh reads: no DATABASE_URL (the dump is
+    # checked offline), Redis for the live key count.
+    env = {e["name"]: e for e in container["env"]}
+    secret_refs = {n for n, e in env.items() if "valueFrom" in e}
+    assert secret_refs == {"RESTIC_PASSWORD", "REDISCLI_AUTH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert all(env[n]["valueFrom"]["secretKeyRef"] == {"name": "backup-env", "key": n} for n in secret_refs)
+    assert "DATABASE_URL" not in json.dumps(run.named("backup-drill-cronjob").inputs)
+    assert env["PUSHGATEWAY"]["value"] == "pushgateway:9091"
+    assert env["REDIS_HOST"]["value"] == "redis.webstack.svc.cluster.local" and env["REDIS_PORT"]["value"] == "6379"
+    assert env["RESTIC_REPOSITORY"]["value"] == run.config.backup.repository
+    # Scratch space for the largest data set (the dump, 10 GB as capacity counts it) plus
+    # scratchMinMb and restic's cache, requested from the node; the scratch redis-server's memory.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert volumes["work"] == {"name": "work", "emptyDir": {"sizeLimit": "12288Mi"}}
+    assert container["resources"]["requests"]["ephemeral-storage"] == "12288Mi"
+    assert container["resources"]["limits"]["memory"] == "3072Mi"  # 1024 + Redis' maxmemory 2048
+    assert volumes["scripts"]["configMap"]["name"] == "backup-scripts"
+    assert volumes["records"]["emptyDir"] == {"sizeLimit": "16Mi"}
+    assert volumes["state"]["persistentVolumeClaim"] == {"claimName": "backup-drill-state"}
+    assert mounts == {
+        "scripts": "/etc/webstack-backup",
+        "work": "/var/lib/webstack-backup",
+        "tmp": "/tmp",
+        "records": "/var/lib/webstack-backup-drills",
+        "state": "/textfile",
+    }
+    claim = manifest(run.named("backup-drill-state"))
+    assert claim["metadata"]["name"] == "backup-drill-state"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    # drill.sh in the backup's ConfigMap, its work dir one it creates inside the emptyDir.
+    script = manifest(run.named("backup-scripts"))["data"]["drill.sh"]
+    for needle in (
+        "readonly WORK_DIR=/var/lib/webstack-backup/drill",
+        "readonly TEXTFILE_DIR=/textfile",
+        "readonly RECORDS_DIR=/var/lib/webstack-backup-drills",
+        "readonly TARGETS=(database redis)",
+        "export RESTIC_REPOSITORY=s3:https://s3.eu-west-1.amazonaws.com/example-backups/production-k8s",
+    ):
+        assert needle in script, needle
+    checksum = job["template"]["metadata"]["annotations"][manifests.CHECKSUM]
+    assert checksum == backup_pod_annotations(run)[manifests.CHECKSUM]
+    assert run.named("backup-drill-cronjob").parent == run.named("backup-cronjob").parent
+    # The network policies let it reach the Pushgateway, and the live Redis for INFO keyspace.
+    labels = job["template"]["metadata"]["labels"]
+    (pushgateway_rule,) = _spec(run, "monitoring-pushgateway-netpol")["ingress"]
+    assert any(_labels_select(peer["podSelector"]["matchLabels"], labels) for peer in pushgateway_rule["from"])
+    assert labels[manifests.REDIS_CLIENT] == "true"
+    # The drill alerts are loaded (see test_monitoring_scrapes_annotated_pods_with_the_same_rules).
+    rules = yaml.safe_load(manifest(run.named("monitoring-prometheus-config"))["data"]["webstack.rules.yml"])
+    drills = next(g for g in rules["groups"] if g["name"] == "webstack-backup-drills")
+    assert {r["alert"] for r in drills["rules"]} == {
+        "BackupDrillFailed",
+        "BackupDrillTooOld",
+        "BackupDrillMissing",
+        "BackupDrillSlow",
+    }
+    assert "192 * 3600" in json.dumps(drills)  # drillMaxAgeHours: the weekly schedule's gap plus a day
+
+
+def backup_pod_annotations(run: OfflineRun) -> dict[str, str]:
+    annotations: dict[str, str] = _spec(run, "backup-cronjob")["jobTemplate"]["spec"]["template"]["metadata"][
+        "annotations"
+    ]
+    return annotations
+
+
+def test_drill_outputs_run_one_now_and_print_the_records() -> None:
+    run = offline()
+    outputs = run.outputs["backup"]
+    assert outputs["drillCommand"] == (
+        "kubectl --context production -n webstack create job --from=cronjob/backup-drill backup-drill-now-$(date +%s)"
+    )
+    records = outputs["drillRecordsCommand"]
+    prefix = (
+        "kubectl --context production -n webstack run backup-drill-records --rm -i --quiet --restart=Never "
+        "--image=ghcr.io/example/webstack-backup:0.17.3 --override-type=strategic --overrides='"
+    )
+    assert records.startswith(prefix)
+    assert records.endswith("' --command -- /etc/webstack-backup/drill.sh records 10")
+    overrides = json.loads(records[len(prefix) : records.index("' --command")])
+    (container,) = overrides["spec"]["containers"]
+    assert container["name"] == "backup-drill-records" and "command" not in container
+    names = {e["name"] for e in container["env"]}
+    assert {"RESTIC_REPOSITORY", "RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= names
+    # The repository only: no Redis, no database, no claim, no label that opens Redis to it.
+    assert not any(n.startswith("REDIS") or n == "DATABASE_URL" for n in names)
+    assert {v["name"] for v in overrides["spec"]["volumes"]} == {"scripts", "work", "tmp"}
+    assert manifests.REDIS_CLIENT not in overrides["metadata"]["labels"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "backup-drill-records"}, **overrides}
+    pod["metadata"] |= {"namespace": "webstack"}
+    pod["spec"]["containers"][0]["image"] = "ghcr.io/example/webstack-backup:0.17.3"
+    validate_manifest(pod)
+
+
+def test_drill_without_redis_check_and_drills_off() -> None:
+    # backup.drill.redis off: the pod gets neither Redis' env nor the label that opens Redis to it.
+    no_redis = _run(lambda raw: raw["webstack:backup"].update(drill={"redis": {"enabled": False}}))
+    job = _spec(no_redis, "backup-drill-cronjob")["jobTemplate"]["spec"]["template"]
+    (container,) = job["spec"]["containers"]
+    assert manifests.REDIS_CLIENT not in job["metadata"]["labels"]
+    assert not any(e["name"].startswith("REDIS") for e in container["env"])
+    assert container["resources"]["limits"]["memory"] == "1024Mi"
+    assert "readonly TARGETS=(database)" in manifest(no_redis.named("backup-scripts"))["data"]["drill.sh"]
+    for resource in _k8s(no_redis):
+        validate_manifest(manifest(resource))
+    # backup.drill off: no drill CronJob nor claim, no drill.sh, null commands, no drill alerts.
+    off = _run(lambda raw: raw["webstack:backup"].update(drill={"enabled": False}))
+    names = {r.name for r in off.resources}
+    assert "backup-cronjob" in names and not {"backup-drill-cronjob", "backup-drill-state"} & names
+    assert "drill.sh" not in manifest(off.named("backup-scripts"))["data"]
+    assert off.outputs["backup"]["drillCommand"] is None and off.outputs["backup"]["drillRecordsCommand"] is None
+    rules = manifest(off.named("monitoring-prometheus-config"))["data"]["webstack.rules.yml"]
+    assert rules == render_alert_rules(off.config.monitoring.thresholds, environment="production", backups=True)
 
 
 def test_edge_is_cloudflare_in_front_of_the_load_balancer() -> None:
@@ -717,6 +878,20 @@ def test_pure_builders_validate() -> None:
         uses_redis=True,
         scripts_checksum=manifests.checksum("x"),
     )
+    drill = manifests.DrillPodSpec(
+        image="backup:1",
+        plain_env={"RESTIC_REPOSITORY": "s3:x"},
+        secret_name="backup-env",
+        secret_keys=("RESTIC_PASSWORD",),
+        scripts_config_map="backup-scripts",
+        state_claim="backup-drill-state",
+        pushgateway="pushgateway:9091",
+        records_dir="/var/lib/webstack-backup-drills",
+        reads_live_redis=False,
+        scratch_mb=2048,
+        memory_mb=1024,
+        scripts_checksum=manifests.checksum("x"),
+    )
     built = [
         manifests.namespace(target),
         manifests.default_deny_ingress(target),
@@ -744,6 +919,7 @@ def test_pure_builders_validate() -> None:
         manifests.pushgateway_deployment(target, "pushgateway", "prom/pushgateway:v1"),
         manifests.backup_cronjob(target, "backup", backup, schedule="0 2 * * *"),
         manifests.backup_claim(target, "backup-state", 1, "standard"),
+        manifests.backup_drill_cronjob(target, "backup-drill", drill, schedule="0 4 * * 0"),
         manifests.service_monitor(
             target, "redis", selector={"a": "b"}, port="metrics", path="/metrics", interval_s=15, job="redis"
         ),
