@@ -26,18 +26,21 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.outputs import CONTRACT, HOST_KEYS, SERVICE_KEYS
+from components.render.logs import request_query
 from components.stackfile import PROJECT_DIR
 from tests.rendered.nginx_upstream import encode_frame, read_frame, websocket_handshake
+from tools.browser import page_text, render_page, vmui_url
 from tools.local_stack import (
     DEMO_APP,
     HOST,
@@ -50,6 +53,7 @@ from tools.local_stack import (
     release,
     wait_healthy,
 )
+from tools.logs import fetch as fetch_logs
 
 from .conftest import local_images
 
@@ -86,8 +90,9 @@ def test_up_ends_with_the_stack_serving_and_its_urls(stack: LocalStack) -> None:
 def test_every_container_runs_healthy(stack: LocalStack) -> None:
     names = [r["outputs"]["name"] for r in stack.resources("docker:index/container:Container")]
     # edge + exporter, 3 app replicas, Redis + exporter, node exporter, Prometheus, Alertmanager,
-    # backup (Grafana has no image in the local set); PostgreSQL, PgBouncer, the postgres exporter.
-    assert len(names) == 14, names
+    # backup (Grafana has no image in the local set); PostgreSQL, PgBouncer, the postgres exporter;
+    # the log store, vmalert and the log shipper.
+    assert len(names) == 17, names
     deadline = time.monotonic() + 120
     for name in names:
         while True:
@@ -174,13 +179,127 @@ def test_prometheus_scrapes_every_target_and_loads_the_rules(stack: LocalStack) 
         "postgres": 1,
         "prometheus": 1,
         "redis": 1,
+        "log-store": 1,
+        "vmalert": 1,
     }, jobs
     groups = {g["name"]: len(g["rules"]) for g in prometheus("/api/v1/rules")["data"]["groups"]}
     expected = {"webstack-app", "webstack-redis", "webstack-hosts", "webstack-backups", "webstack-edge"}
-    assert expected | {"webstack-postgres"} <= set(groups)
+    assert expected | {"webstack-postgres", "webstack-log-pipeline"} <= set(groups)
     pg_up = prometheus("/api/v1/query?query=pg_up")["data"]["result"]
     assert [r["value"][1] for r in pg_up] == ["1"], pg_up
     assert all(count > 0 for count in groups.values()), groups
+
+
+# --- logs: every container's lines in the store (docs/logs.md) -----------------------------------
+
+LOG_STORE = "http://127.0.0.1:19428"
+
+
+def logs_matching(
+    query: str, *, expect: Callable[[list[dict[str, Any]]], bool], timeout: float = 60
+) -> list[dict[str, Any]]:
+    """The store's rows for a LogsQL query, asked again until `expect` holds of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = fetch_logs(LOG_STORE, query, 100_000)
+        if expect(rows):
+            return rows
+        assert time.monotonic() < deadline, f"{query}: {len(rows)} rows, not what was expected: {rows[-5:]}"
+        time.sleep(1)
+
+
+def write_stderr(container: str, lines: list[str], *, pause_s: float = 0.0) -> None:
+    """Lines on a container's own stderr (its PID 1's), as the app would write them."""
+    program = (
+        "import sys, time\n"
+        "with open('/proc/1/fd/2', 'w') as err:\n"
+        "    for line in sys.stdin:\n"
+        "        err.write(line); err.flush(); time.sleep(float(sys.argv[1]))\n"
+    )
+    done = subprocess.run(
+        ["docker", "exec", "-i", container, "python3", "-c", program, str(pause_s)],
+        input="".join(f"{line}\n" for line in lines),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_request_is_found_in_the_store_by_its_request_id_in_edge_and_backend_lines(stack: LocalStack) -> None:
+    reply = stack.request("GET", "/api/data")
+    request_id = reply.headers["X-Request-ID"]
+    assert reply.status == 200 and re.fullmatch(r"[0-9a-f]{32}", request_id)
+    rows = logs_matching(
+        request_query(request_id), expect=lambda rows: {"edge", "backend"} <= {r.get("service") for r in rows}
+    )
+    edge = next(r for r in rows if r["service"] == "edge")
+    backend = next(r for r in rows if r["service"] == "backend")
+    # The edge's JSON access line, as fields: what it asked of which replica, and how long it took.
+    assert (edge["request_id"], edge["status"], edge["method"], edge["uri"]) == (request_id, "200", "GET", "/api/data")
+    assert edge["upstream_addr"] and float(edge["request_time"]) >= 0 and edge["remote_addr"]
+    assert (edge["host"], edge["stack"], edge["stream"]) == ("local", STACK, "stdout")
+    # The back end's own line of the same request names its replica.
+    assert backend["replica"] in {"backend-0", "backend-1"} and request_id in backend["_msg"]
+    assert (backend["host"], backend["stack"]) == ("local", STACK)
+    assert len(backend["container"]) == 12
+
+
+def test_a_containers_stderr_is_found_by_service_and_replica_and_docker_logs_still_has_it(stack: LocalStack) -> None:
+    token = f"stderr-{secrets.token_hex(6)}"
+    container = stack.container_name("app-backend-1")
+    write_stderr(container, [f"ERROR {token} something failed"])
+    rows = logs_matching(f'_time:10m {{service="backend",replica="backend-1"}} "{token}"', expect=bool)
+    assert [(r["stream"], r["_msg"]) for r in rows] == [("stderr", f"ERROR {token} something failed")]
+    assert rows[0]["container"] == docker("inspect", "-f", "{{.Id}}", container).stdout.strip()[:12]
+    # Not found under the other replica; docker logs is as it was.
+    assert not fetch_logs(LOG_STORE, f'_time:10m {{replica="backend-0"}} "{token}"', 10)
+    logs = subprocess.run(["docker", "logs", "--since", "10m", container], capture_output=True, text=True)
+    assert token in logs.stderr
+
+
+def test_the_store_restarted_under_load_loses_no_line(stack: LocalStack) -> None:
+    """3,000 lines at about 75 a second while the store is stopped for 15 s and started again:
+    the shipper keeps what the store did not take and sends it when it is back."""
+    token = f"restart-{secrets.token_hex(6)}"
+    sent = [f"{token} line {i:05d}" for i in range(3000)]
+    writer = threading.Thread(
+        target=write_stderr, args=(stack.container_name("app-backend-0"), sent), kwargs={"pause_s": 0.01}
+    )
+    writer.start()
+    time.sleep(8)
+    assert docker("stop", "webstack-local-log-store").returncode == 0
+    time.sleep(15)
+    assert docker("start", "webstack-local-log-store").returncode == 0
+    writer.join(timeout=600)
+    wait_healthy("webstack-local-log-store")
+    rows = logs_matching(
+        f'_time:30m "{token}"', expect=lambda rows: len({r["_msg"] for r in rows}) >= len(sent), timeout=180
+    )
+    found = {r["_msg"] for r in rows}
+    assert found == set(sent), f"{len(set(sent) - found)} lines lost"
+    # Resent batches may repeat a line; bounded by what was in flight.
+    assert len(rows) - len(found) <= 2 * 1000, len(rows)
+
+
+def test_the_log_ui_shows_a_querys_result_in_a_browser(stack: LocalStack, tmp_path: Path) -> None:
+    reply = stack.request("GET", "/api/data")
+    request_id = reply.headers["X-Request-ID"]
+    logs_matching(
+        request_query(request_id), expect=lambda rows: {"edge", "backend"} <= {r.get("service") for r in rows}
+    )
+    outputs = json.loads(stack.pulumi("stack", "output", "logs", "--json").stdout)
+    assert outputs["uiUrl"] == f"{LOG_STORE}/select/vmui/" and outputs["enabled"] is True
+    screenshot = tmp_path / "vmui.png"
+    text = page_text(
+        render_page(vmui_url(outputs["uiUrl"].removesuffix("/select/vmui/"), request_query(request_id)), screenshot)
+    )
+    print(f"\nthe log UI's screenshot: {screenshot}")
+    # Both lines of the request are on the page: the back end's text and the edge's JSON line.
+    assert f'"GET /api/data HTTP/1.1" 200 {request_id}' in text, text[-3000:]
+    assert f'"request_id":"{request_id}"' in text and '"upstream_status":"200"' in text, text[-3000:]
+    assert "Total logs returned:\n2\n" in text, text[-3000:]
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
 
 
 def secret_output(stack: LocalStack, name: str) -> str:
@@ -307,6 +426,55 @@ def test_the_restore_command_brings_the_database_back_as_backed_up(stack: LocalS
     assert psql(NOTES_DIGEST) == backed_up
     listed = json.loads(stack.request("GET", "/api/notes").body)
     assert listed["count"] == int(backed_up.split(":")[0])
+
+
+def alertmanager_alerts() -> list[dict[str, Any]]:
+    with urllib.request.urlopen("http://127.0.0.1:19093/api/v2/alerts?active=true", timeout=10) as response:
+        alerts: list[dict[str, Any]] = json.loads(response.read())
+    return alerts
+
+
+def test_a_damaged_pack_fails_the_drill_with_a_record_and_an_alert_and_touches_nothing_live(
+    stack: LocalStack,
+) -> None:
+    """The repository's largest pack damaged on purpose (64 bytes flipped in its middle): the
+    output's drillCommand fails loudly, its record says failed, the metric reaches Prometheus
+    and BackupDrillFailed reaches Alertmanager; live data is as it was. The pack put back, the
+    next drill passes and the alert clears."""
+    outputs = json.loads(stack.pulumi("stack", "output", "--json").stdout)["backup"]
+    data = f"{outputs['repository']}/data"
+    pack = docker(
+        "exec", "webstack-local-backup", "sh", "-c", f"find {data} -type f -printf '%s %p\\n' | sort -n | tail -n 1"
+    ).stdout.split()[-1]
+    damage = (
+        f"cp -p {pack} /tmp/pack.orig && chmod u+w {pack} && size=$(stat -c %s {pack})"
+        f" && dd if=/dev/urandom of={pack} bs=1 seek=$((size / 2)) count=64 conv=notrunc 2>/dev/null"
+        f" && ! cmp -s {pack} /tmp/pack.orig"
+    )
+    assert docker("exec", "webstack-local-backup", "sh", "-c", damage).returncode == 0
+    notes, keys = psql(NOTES_DIGEST), redis_keys(stack)
+    try:
+        ran = subprocess.run(outputs["drillCommand"], shell=True, capture_output=True, text=True, timeout=900)
+        assert ran.returncode != 0, ran.stdout[-3000:]
+        assert "FAILED" in ran.stdout + ran.stderr, ran.stdout[-3000:] + ran.stderr[-3000:]
+        assert (psql(NOTES_DIGEST), redis_keys(stack)) == (notes, keys)
+        listed = subprocess.run(outputs["drillRecordsCommand"], shell=True, capture_output=True, text=True, timeout=300)
+        record = json.loads(listed.stdout.strip().splitlines()[-1])
+        assert record["result"] == "failed" and record["error"], record
+        assert any(t["result"] == "failed" for t in record["targets"]), record
+        deadline = time.monotonic() + 180
+        while not any(a["labels"]["alertname"] == "BackupDrillFailed" for a in alertmanager_alerts()):
+            assert time.monotonic() < deadline, "BackupDrillFailed did not reach Alertmanager"
+            time.sleep(3)
+    finally:
+        put_back = f"chmod u+w {pack} && cp -p /tmp/pack.orig {pack} && rm /tmp/pack.orig"
+        assert docker("exec", "webstack-local-backup", "sh", "-c", put_back).returncode == 0
+    again = subprocess.run(outputs["drillCommand"], shell=True, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    deadline = time.monotonic() + 180
+    while any(a["labels"]["alertname"] == "BackupDrillFailed" for a in alertmanager_alerts()):
+        assert time.monotonic() < deadline, "BackupDrillFailed is still firing after a drill passed"
+        time.sleep(3)
 
 
 # --- outputs, state, a second run -------------------------------------------------------------------
