@@ -1,7 +1,8 @@
 """LogStore: every host's logs in one searchable place (docs/logs.md).
 
 VictoriaLogs on the store host (`logs.host`, the monitoring host by default), its port on
-the private address and the host's loopback (the operators' tunnel); vmalert on the
+the private address (the loopback on a single host), where the operators' tunnel ends too;
+vmalert on the
 monitoring host, beside Alertmanager, running the LogsQL alert rules; and on every host a
 shipper, Debian's syslog-ng, that reads Docker's json-file logs (every container labels its
 lines: components/wiring.py) and, on a VPS host, the systemd journal, and posts them to the
@@ -77,10 +78,11 @@ class LogStore(pulumi.ComponentResource):
             self._shipper(name, host)
         logs, host = args.logs, args.store_host
         self.ui_url = f"http://127.0.0.1:{logs.port}/select/vmui/"
+        bound = host.internal_address if host.multi_host else "127.0.0.1"
         self.tunnel_command = (
             None
             if host.is_local
-            else f"ssh -N -L {logs.port}:127.0.0.1:{logs.port} {host.host.deploy_user}@{host.host.address}"
+            else f"ssh -N -L {logs.port}:{bound}:{logs.port} {host.host.deploy_user}@{host.host.address}"
         )
         self.register_outputs({"uiUrl": self.ui_url})
 
@@ -113,9 +115,14 @@ class LogStore(pulumi.ComponentResource):
         )
         max_disk = logs.max_disk_gb * 1024**3 if logs.max_disk_gb is not None else None
         spec = LogStoreSpec(retention=logs.retention, port=logs.port, max_disk_bytes=max_disk)
-        ports = [docker.ContainerPortArgs(internal=logs.port, external=logs.port, ip="127.0.0.1")]
-        if host.multi_host:
-            ports.append(internal_port(logs.port, host.internal_address))
+        # One binding: Docker reports two of one port in an order of its own, and every refresh
+        # would find drift. With several hosts the private address serves the shippers and the
+        # operators' tunnel alike (its far end is on the host).
+        ports = [
+            internal_port(logs.port, host.internal_address)
+            if host.multi_host
+            else docker.ContainerPortArgs(internal=logs.port, external=logs.port, ip="127.0.0.1")
+        ]
         container = docker.Container(
             f"{name}-store",
             name=f"webstack-{args.stack}-log-store",

@@ -133,6 +133,9 @@ def test_the_shipper_of_a_host() -> None:
     assert render_shipper_conf(spec) == text  # deterministic
     assert text.splitlines()[0] == "@version: 3.38"  # syslog-ng wants it alone on the first line
     assert "flags(flow-control);" in text  # a full buffer pauses reading, never drops
+    # Docker's folders polled, not watched: inotify instances run out on a host with many
+    # containers (the fleet's hosts share one kernel's 128 and ran out).
+    assert 'monitor-method("poll")' in text
     local = render_shipper_conf(ShipperSpec(host="local", stack="local", store_url="http://log-store:9428"))
     assert "systemd-journal" not in local  # no journal in a container on the local engine
 
