@@ -6,8 +6,8 @@ over ssh://, images come from the fleet's private registry with credentials. The
 one deployment: a second up changes nothing; requests through edge-1 (200, 301, all five
 replicas on both app hosts, WebSocket, 429); each host's hardening; what answers from
 outside the private network and what only from peers (Docker's published ports included);
-Prometheus' targets, Redis replication and Sentinel, a backup landing offsite; the policy
-pack. (The deployment is tests/fleet/conftest.py's, shared with the drills; test_teardown.py
+Prometheus' targets, every host's lines in the log store, Redis replication and Sentinel, a
+backup landing offsite and a restore drill from it on data-1; the policy pack. (The deployment is tests/fleet/conftest.py's, shared with the drills; test_teardown.py
 destroys it last.)
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shlex
 import socket
 import ssl
 import subprocess
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.timeout(3600)
 APP_HOSTS = ("app-1", "app-2")
 # Fixed ports of internal services (exporters and replicas are published on ports Docker picks).
 REDIS_PORTS = (6379, 26379)
-MONITORING_PORTS = (9090, 9093)
+MONITORING_PORTS = (9090, 9093, 9428)  # Prometheus, Alertmanager, the log store
 
 
 # --- one up from bare, a second one with no change -------------------------------------------------
@@ -222,6 +223,38 @@ def test_prometheus_has_every_target_of_every_host_up(stack: FleetStack) -> None
     assert jobs["app-backend"] == 3 and jobs["app-frontend"] == 2, jobs
 
 
+def store_rows(fleet: fleet_tool.Fleet, query: str) -> list[dict[str, str]]:
+    """A LogsQL query's rows from the log store, asked on monitor-1 at its private address
+    (where the store listens, and where the operators' tunnel ends)."""
+    argument = shlex.quote(f"query={query}")
+    url = f"http://{fleet.host('monitor-1').private}:9428/select/logsql/query"
+    listed = on(fleet, "monitor-1", f"curl -fsS {url} --data-urlencode {argument}")
+    return [json.loads(line) for line in listed.splitlines() if line.strip()]
+
+
+def test_every_hosts_lines_reach_the_log_store(stack: FleetStack) -> None:
+    """The store on monitor-1 holds lines of all six hosts: their containers' (by service) and
+    their journals' (sshd among them: these tests log in over SSH), from each host's shipper."""
+    fleet = stack.fleet
+    hosts = {host.name for host in fleet.vps}
+    deadline = time.monotonic() + 180
+    while True:
+        services: dict[str, set[str]] = {}
+        for row in store_rows(fleet, "_time:1h | stats by (host, service) count() as lines"):
+            services.setdefault(row["host"], set()).add(row["service"])
+        if set(services) >= hosts and all({"host", "node-exporter"} <= services[h] for h in hosts):
+            break
+        assert time.monotonic() < deadline, f"lines by host and service: {services}"
+        time.sleep(5)
+    assert {"edge", "edge-exporter"} <= services["edge-1"], services
+    assert {"backend", "frontend"} <= services["app-1"] and {"backend", "frontend"} <= services["app-2"]
+    assert {"redis", "redis-sentinel"} <= services["data-1"], services
+    assert {"prometheus", "alertmanager", "log-store", "vmalert"} <= services["monitor-1"], services
+    # The journal's lines name their unit; sshd's are the ones the SSH alert reads.
+    sshd = store_rows(fleet, '_time:1h {service="host"} unit:=sshd | stats by (host) count() as lines')
+    assert {row["host"] for row in sshd} == hosts, sshd
+
+
 def test_redis_replicates_and_every_sentinel_agrees_on_the_primary(stack: FleetStack) -> None:
     fleet = stack.fleet
     primary = fleet.host("data-1").private
@@ -260,6 +293,34 @@ def test_a_backup_run_lands_in_the_offsite_repository(stack: FleetStack) -> None
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     listing = on(fleet, fleet.offsite.name, f"ls /srv/restic/{FLEET_STACK}/snapshots")
     assert len(listing.split()) >= 1, listing
+
+
+def test_a_restore_drill_on_data_1_from_the_offsite_repository_passes_and_touches_nothing_live(
+    stack: FleetStack,
+) -> None:
+    """The drill data-1 runs on its schedule, run now through the output's drillCommand after the
+    backup above: the latest snapshot, fetched from the offsite repository over sftp, restored
+    into a throwaway Redis and scratch folders, checked and removed; its record is in the
+    offsite repository (drillRecordsCommand prints it) and on data-1; live Redis is as it was."""
+    fleet = stack.fleet
+    outputs = stack.output("backup")
+    keys = redis_cli(stack, "data-1", "webstack-fleet-redis", "dbsize")
+    before = on(fleet, fleet.offsite.name, f"ls /srv/restic/{FLEET_STACK}/snapshots").split()
+    done = operator(stack, outputs["drillCommand"], timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert redis_cli(stack, "data-1", "webstack-fleet-redis", "dbsize") == keys
+    listed = operator(stack, outputs["drillRecordsCommand"], timeout=300)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    record = json.loads(listed.stdout.strip().splitlines()[-1])
+    assert (record["kind"], record["stack"], record["result"]) == ("webstack-backup-drill", FLEET_STACK, "passed")
+    targets = {t["target"]: t["result"] for t in record["targets"]}
+    assert targets.get("redis") == "passed" and all(result == "passed" for result in targets.values()), targets
+    print(f"\ndrill on data-1 from the offsite repository: {record['duration_seconds']} s, targets {sorted(targets)}")
+    # The record went offsite beside the snapshots, and stays on data-1 too.
+    after = on(fleet, fleet.offsite.name, f"ls /srv/restic/{FLEET_STACK}/snapshots").split()
+    assert len(after) == len(before) + 1, (before, after)
+    on_host = on(fleet, "data-1", f"ls /opt/webstack/{FLEET_STACK}/drills").split()
+    assert any(name.startswith("drill-") for name in on_host), on_host
 
 
 # --- the policy gate -------------------------------------------------------------------------------
