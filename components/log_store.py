@@ -33,6 +33,7 @@ from .render.logs import (
 from .vps_host import VpsHost
 from .wiring import (
     Endpoint,
+    HostImages,
     command_healthcheck,
     container_defaults,
     endpoint,
@@ -71,7 +72,7 @@ class LogStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: LogStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:logs:LogStore", name, None, opts)
         self._args = args
-        self._images: dict[str, docker.RemoteImage] = {}
+        self._images = HostImages(self, name)
         store = self._store(name)
         self._vmalert(name, depends_on=[store])
         for host in args.hosts:
@@ -92,17 +93,6 @@ class LogStore(pulumi.ComponentResource):
         store = self._args.store_host
         address = STORE_ALIAS if host.name == store.name else store.internal_address
         return f"http://{address}:{self._args.logs.port}"
-
-    def _image(self, name: str, host: VpsHost, kind: str, image: str) -> docker.RemoteImage:
-        key = f"{host.name}/{kind}"
-        if key not in self._images:
-            self._images[key] = docker.RemoteImage(
-                f"{name}-{kind}-image-{host.name}",
-                name=image,
-                keep_locally=True,
-                opts=pulumi.ResourceOptions(parent=self, provider=host.docker),
-            )
-        return self._images[key]
 
     def _store(self, name: str) -> docker.Container:
         """VictoriaLogs and its data volume; published on loopback (the tunnel) and, with
@@ -126,7 +116,7 @@ class LogStore(pulumi.ComponentResource):
         container = docker.Container(
             f"{name}-store",
             name=f"webstack-{args.stack}-log-store",
-            image=self._image(name, host, "log-store", args.store_image).image_id,
+            image=self._images.on(host, "log-store", args.store_image).image_id,
             command=victorialogs_args(spec),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=STORE_DATA_PATH)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network_name, aliases=[STORE_ALIAS])],
@@ -150,7 +140,7 @@ class LogStore(pulumi.ComponentResource):
         container = docker.Container(
             f"{name}-vmalert",
             name=f"webstack-{args.stack}-vmalert",
-            image=self._image(name, host, "vmalert", args.vmalert_image).image_id,
+            image=self._images.on(host, "vmalert", args.vmalert_image).image_id,
             command=vmalert_args(
                 store_url=self.store_url_from(host),
                 alertmanager_url=args.alertmanager_url,
@@ -204,7 +194,7 @@ class LogStore(pulumi.ComponentResource):
         docker.Container(
             f"{name}-shipper-{host.name}",
             name=f"webstack-{args.stack}-log-shipper",
-            image=self._image(name, host, "log-shipper", args.shipper_image).image_id,
+            image=self._images.on(host, "log-shipper", args.shipper_image).image_id,
             command=[f"--cfgfile={SHIPPER_CONF}"],
             uploads=uploads({SHIPPER_CONF: render_shipper_conf(spec)}),
             volumes=mounts,

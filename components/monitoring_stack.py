@@ -39,7 +39,16 @@ from .render.monitoring import (
     render_targets_file,
 )
 from .vps_host import VpsHost
-from .wiring import Endpoint, container_defaults, endpoint, env_list, http_healthcheck, internal_port, uploads
+from .wiring import (
+    Endpoint,
+    HostImages,
+    container_defaults,
+    endpoint,
+    env_list,
+    http_healthcheck,
+    internal_port,
+    uploads,
+)
 
 NODE_EXPORTER_PORT = 9100
 # Prometheus on docker: the host's config folder, bound read-only (config, rules, targets).
@@ -405,7 +414,7 @@ class MonitoringStack(pulumi.ComponentResource):
         cfg, mon = args.config, args.config.monitoring
         assert mon.host is not None
         host = args.hosts[mon.host]
-        self._images: dict[str, docker.RemoteImage] = {}
+        self._images = HostImages(self, name)
 
         node_targets = [self._node_exporter(name, args, h) for h in args.hosts.values()]
         targets = {"node": node_targets, **args.targets}
@@ -609,22 +618,11 @@ class MonitoringStack(pulumi.ComponentResource):
             depends_on=[container],
         )
 
-    def _image(self, name: str, host: VpsHost, kind: str, image: str) -> docker.RemoteImage:
-        key = f"{host.name}/{kind}"
-        if key not in self._images:
-            self._images[key] = docker.RemoteImage(
-                f"{name}-{kind}-image-{host.name}",
-                name=image,
-                keep_locally=True,
-                opts=pulumi.ResourceOptions(parent=self, provider=host.docker),
-            )
-        return self._images[key]
-
     def _node_exporter(self, name: str, args: MonitoringStackArgs, host: VpsHost) -> Endpoint:
         container = docker.Container(
             f"{name}-node-exporter-{host.name}",
             name=f"webstack-{args.stack}-node-exporter",
-            image=self._image(name, host, "node-exporter", args.config.images.node_exporter).image_id,
+            image=self._images.on(host, "node-exporter", args.config.images.node_exporter).image_id,
             command=[
                 "--path.rootfs=/host",
                 "--collector.textfile.directory=/textfile",
@@ -685,7 +683,7 @@ class MonitoringStack(pulumi.ComponentResource):
         return docker.Container(
             f"{name}-{kind}",
             name=f"webstack-{args.stack}-{kind}",
-            image=self._image(name, host, kind, image).image_id,
+            image=self._images.on(host, kind, image).image_id,
             command=command,
             envs=env_list(env or {}, secret_env),
             uploads=uploads(files, secret=secret_files or []),

@@ -62,6 +62,25 @@ def container_defaults(
     return defaults
 
 
+class HostImages:
+    """Each image pulled once per host, under a component: `{name}-{kind}-image-{host}`."""
+
+    def __init__(self, owner: pulumi.Resource, name: str) -> None:
+        self._owner, self._name = owner, name
+        self._pulled: dict[tuple[str, str], docker.RemoteImage] = {}
+
+    def on(self, host: VpsHost, kind: str, image: str) -> docker.RemoteImage:
+        key = (host.name, kind)
+        if key not in self._pulled:
+            self._pulled[key] = docker.RemoteImage(
+                f"{self._name}-{kind}-image-{host.name}",
+                name=image,
+                keep_locally=True,
+                opts=pulumi.ResourceOptions(parent=self._owner, provider=host.docker),
+            )
+        return self._pulled[key]
+
+
 def http_healthcheck(url: str, *, interval_s: int = 10) -> docker.ContainerHealthcheckArgs:
     # wget (busybox) or curl, whichever the image carries.
     probe = f"wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url} || exit 1"

@@ -933,7 +933,18 @@ def backup_pod_labels(target: Target, name: str, spec: BackupPodSpec) -> dict[st
     return target.labels(name, "backup", {REDIS_CLIENT: "true"} if spec.uses_redis else None)
 
 
-def backup_cronjob(target: Target, name: str, spec: BackupPodSpec, *, schedule: str) -> Manifest:
+def utc_cronjob(
+    target: Target,
+    name: str,
+    *,
+    schedule: str,
+    backoff_limit: int,
+    pod_labels: dict[str, str],
+    checksum: str,
+    pod: dict[str, Any],
+) -> Manifest:
+    """A CronJob of the backup component on a UTC schedule: never two runs at once, six hours
+    at most, the last three jobs of each outcome kept; `checksum` rolls its pods on a change."""
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -947,19 +958,25 @@ def backup_cronjob(target: Target, name: str, spec: BackupPodSpec, *, schedule: 
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {
                 "spec": {
-                    "backoffLimit": 1,
+                    "backoffLimit": backoff_limit,
                     "activeDeadlineSeconds": 6 * 3600,
-                    "template": {
-                        "metadata": {
-                            "labels": backup_pod_labels(target, name, spec),
-                            "annotations": {CHECKSUM: spec.scripts_checksum},
-                        },
-                        "spec": backup_pod(target, name, spec, command=["bash", "-c", BACKUP_RUN]),
-                    },
+                    "template": {"metadata": {"labels": pod_labels, "annotations": {CHECKSUM: checksum}}, "spec": pod},
                 }
             },
         },
     }
+
+
+def backup_cronjob(target: Target, name: str, spec: BackupPodSpec, *, schedule: str) -> Manifest:
+    return utc_cronjob(
+        target,
+        name,
+        schedule=schedule,
+        backoff_limit=1,
+        pod_labels=backup_pod_labels(target, name, spec),
+        checksum=spec.scripts_checksum,
+        pod=backup_pod(target, name, spec, command=["bash", "-c", BACKUP_RUN]),
+    )
 
 
 def backup_claim(target: Target, name: str, size_gi: int, storage_class: str | None) -> Manifest:
@@ -1089,30 +1106,15 @@ def backup_drill_pod(target: Target, name: str, spec: DrillPodSpec, *, command: 
 
 def backup_drill_cronjob(target: Target, name: str, spec: DrillPodSpec, *, schedule: str) -> Manifest:
     """drill.sh on its schedule. One attempt: a failed drill is evidence, not a flake to retry."""
-    labels = target.labels(name, "backup", {REDIS_CLIENT: "true"} if spec.reads_live_redis else None)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": target.metadata(name, "backup"),
-        "spec": {
-            "schedule": schedule,
-            "timeZone": "Etc/UTC",
-            "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": 3600,
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "spec": {
-                    "backoffLimit": 0,
-                    "activeDeadlineSeconds": 6 * 3600,
-                    "template": {
-                        "metadata": {"labels": labels, "annotations": {CHECKSUM: spec.scripts_checksum}},
-                        "spec": backup_drill_pod(target, name, spec, command=["bash", "-c", DRILL_RUN]),
-                    },
-                }
-            },
-        },
-    }
+    return utc_cronjob(
+        target,
+        name,
+        schedule=schedule,
+        backoff_limit=0,
+        pod_labels=target.labels(name, "backup", {REDIS_CLIENT: "true"} if spec.reads_live_redis else None),
+        checksum=spec.scripts_checksum,
+        pod=backup_drill_pod(target, name, spec, command=["bash", "-c", DRILL_RUN]),
+    )
 
 
 def drill_records_command(
