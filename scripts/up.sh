@@ -90,4 +90,6 @@ echo "endpoints:"
 pulumi stack output endpoints --stack "${STACK}" --json
 echo "monitoring:"
 pulumi stack output monitoring --stack "${STACK}" --json
+echo "logs:"
+pulumi stack output logs --stack "${STACK}" --json
 log "stack ${STACK} is up; whole run $(since "${START}")"
