@@ -883,38 +883,53 @@ class BackupPodSpec:
     scripts_checksum: str
 
 
-# The run: backup.sh, then its freshness metrics to the Pushgateway (also after a failed
-# run: the metrics say which target failed); the job fails if either did.
-BACKUP_RUN = (
-    f"rc=0; {BACKUP_SCRIPTS}/backup.sh || rc=$?; "
-    "busybox wget -q -O /dev/null --header 'Content-Type: text/plain; version=0.0.4' "
-    f"--post-file {BACKUP_TEXTFILE}/webstack_backup.prom "
-    f'"http://$PUSHGATEWAY/metrics/job/{BACKUP_METRICS_JOB}" '
-    '|| { echo "backup: could not push the freshness metrics to $PUSHGATEWAY" >&2; rc=1; }; exit "$rc"'
+def run_and_push(script: str, metrics_file: str, job: str, failure: str) -> str:
+    """The scheduled run: `script`, then its metrics file to the Pushgateway (also after a failed
+    run: the metrics say which target failed); the job fails if either did."""
+    return (
+        f"rc=0; {BACKUP_SCRIPTS}/{script} || rc=$?; "
+        "busybox wget -q -O /dev/null --header 'Content-Type: text/plain; version=0.0.4' "
+        f"--post-file {BACKUP_TEXTFILE}/{metrics_file} "
+        f'"http://$PUSHGATEWAY/metrics/job/{job}" '
+        f'|| {{ echo "{failure} to $PUSHGATEWAY" >&2; rc=1; }}; exit "$rc"'
+    )
+
+
+BACKUP_RUN = run_and_push(
+    "backup.sh", "webstack_backup.prom", BACKUP_METRICS_JOB, "backup: could not push the freshness metrics"
 )
 
 
-def backup_pod(target: Target, name: str, spec: BackupPodSpec, *, command: Sequence[str] | None) -> dict[str, Any]:
-    """The backup pod's spec: scripts from a ConfigMap, secrets from a Secret, scratch on emptyDir."""
-    env = env_list({**spec.plain_env, "PUSHGATEWAY": spec.pushgateway}, spec.secret_name, spec.secret_keys)
+def script_pod(
+    name: str,
+    *,
+    image: str,
+    env: list[dict[str, Any]],
+    limits: dict[str, Any],
+    scripts_config_map: str,
+    work: dict[str, Any],
+    extra: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+    command: Sequence[str] | None,
+) -> dict[str, Any]:
+    """A pod of the backup component as uid 65534 with a read-only root: the scripts from a
+    ConfigMap, scratch on the `work` emptyDir, a small /tmp, and `extra` (mount, volume) pairs."""
     mounts = [
         {"name": "scripts", "mountPath": BACKUP_SCRIPTS, "readOnly": True},
         {"name": "work", "mountPath": BACKUP_WORK},
         {"name": "tmp", "mountPath": "/tmp"},
+        *(mount for mount, _ in extra),
     ]
     volumes: list[dict[str, Any]] = [
-        {"name": "scripts", "configMap": {"name": spec.scripts_config_map, "defaultMode": 0o555}},
-        {"name": "work", "emptyDir": {}},
+        {"name": "scripts", "configMap": {"name": scripts_config_map, "defaultMode": 0o555}},
+        {"name": "work", "emptyDir": work},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        *(volume for _, volume in extra),
     ]
-    if command is not None:  # the scheduled run keeps its metrics between runs
-        mounts.append({"name": "state", "mountPath": BACKUP_TEXTFILE})
-        volumes.append({"name": "state", "persistentVolumeClaim": {"claimName": spec.state_claim}})
     container: dict[str, Any] = {
         "name": name,
-        "image": spec.image,
+        "image": image,
         "env": env,
-        "resources": resources(1, 1024),
+        "resources": limits,
         "securityContext": container_security(uid=NOBODY, gid=NOBODY, read_only=True),
         "volumeMounts": mounts,
     }
@@ -927,6 +942,25 @@ def backup_pod(target: Target, name: str, spec: BackupPodSpec, *, command: Seque
         "containers": [container],
         "volumes": volumes,
     }
+
+
+def backup_pod(target: Target, name: str, spec: BackupPodSpec, *, command: Sequence[str] | None) -> dict[str, Any]:
+    """The backup pod's spec: scripts from a ConfigMap, secrets from a Secret, scratch on emptyDir.
+    With a command (the scheduled run) its metrics stay on a claim between runs."""
+    state = (
+        {"name": "state", "mountPath": BACKUP_TEXTFILE},
+        {"name": "state", "persistentVolumeClaim": {"claimName": spec.state_claim}},
+    )
+    return script_pod(
+        name,
+        image=spec.image,
+        env=env_list({**spec.plain_env, "PUSHGATEWAY": spec.pushgateway}, spec.secret_name, spec.secret_keys),
+        limits=resources(1, 1024),
+        scripts_config_map=spec.scripts_config_map,
+        work={},
+        extra=[state] if command is not None else [],
+        command=command,
+    )
 
 
 def backup_pod_labels(target: Target, name: str, spec: BackupPodSpec) -> dict[str, str]:
@@ -1042,15 +1076,7 @@ class DrillPodSpec:
     scripts_checksum: str
 
 
-# The drill, then its metrics to the Pushgateway (also after a failed drill: they say which
-# target failed); the job fails if either did.
-DRILL_RUN = (
-    f"rc=0; {BACKUP_SCRIPTS}/drill.sh || rc=$?; "
-    "busybox wget -q -O /dev/null --header 'Content-Type: text/plain; version=0.0.4' "
-    f"--post-file {BACKUP_TEXTFILE}/{DRILL_METRICS_FILE} "
-    f'"http://$PUSHGATEWAY/metrics/job/{DRILL_METRICS_JOB}" '
-    '|| { echo "drill: could not push its metrics to $PUSHGATEWAY" >&2; rc=1; }; exit "$rc"'
-)
+DRILL_RUN = run_and_push("drill.sh", DRILL_METRICS_FILE, DRILL_METRICS_JOB, "drill: could not push its metrics")
 
 
 def backup_drill_pod(target: Target, name: str, spec: DrillPodSpec, *, command: Sequence[str] | None) -> dict[str, Any]:
@@ -1063,45 +1089,31 @@ def backup_drill_pod(target: Target, name: str, spec: DrillPodSpec, *, command: 
     if not scheduled:
         plain = {k: v for k, v in plain.items() if not k.startswith("REDIS")}
         keys = tuple(k for k in keys if not k.startswith("REDIS"))
-    mounts = [
-        {"name": "scripts", "mountPath": BACKUP_SCRIPTS, "readOnly": True},
-        {"name": "work", "mountPath": BACKUP_WORK},
-        {"name": "tmp", "mountPath": "/tmp"},
-    ]
-    volumes: list[dict[str, Any]] = [
-        {"name": "scripts", "configMap": {"name": spec.scripts_config_map, "defaultMode": 0o555}},
-        {"name": "work", "emptyDir": {"sizeLimit": f"{spec.scratch_mb}Mi" if scheduled else "1Gi"}},
-        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-    ]
     limits = resources(1, spec.memory_mb if scheduled else 1024)
+    extra: list[tuple[dict[str, Any], dict[str, Any]]] = []
     if scheduled:
-        mounts += [
-            {"name": "records", "mountPath": spec.records_dir},
-            {"name": "state", "mountPath": BACKUP_TEXTFILE},
-        ]
-        volumes += [
-            {"name": "records", "emptyDir": {"sizeLimit": DRILL_RECORDS_SIZE}},
-            {"name": "state", "persistentVolumeClaim": {"claimName": spec.state_claim}},
+        extra = [
+            (
+                {"name": "records", "mountPath": spec.records_dir},
+                {"name": "records", "emptyDir": {"sizeLimit": DRILL_RECORDS_SIZE}},
+            ),
+            (
+                {"name": "state", "mountPath": BACKUP_TEXTFILE},
+                {"name": "state", "persistentVolumeClaim": {"claimName": spec.state_claim}},
+            ),
         ]
         # The scheduler places the pod on a node with the scratch space free.
         limits["requests"]["ephemeral-storage"] = f"{spec.scratch_mb}Mi"
-    container: dict[str, Any] = {
-        "name": name,
-        "image": spec.image,
-        "env": env_list(plain, spec.secret_name, keys),
-        "resources": limits,
-        "securityContext": container_security(uid=NOBODY, gid=NOBODY, read_only=True),
-        "volumeMounts": mounts,
-    }
-    if command is not None:
-        container["command"] = list(command)
-    return {
-        "automountServiceAccountToken": False,
-        "securityContext": pod_security(uid=NOBODY, gid=NOBODY, fs_group=NOBODY),
-        "restartPolicy": "Never",
-        "containers": [container],
-        "volumes": volumes,
-    }
+    return script_pod(
+        name,
+        image=spec.image,
+        env=env_list(plain, spec.secret_name, keys),
+        limits=limits,
+        scripts_config_map=spec.scripts_config_map,
+        work={"sizeLimit": f"{spec.scratch_mb}Mi" if scheduled else "1Gi"},
+        extra=extra,
+        command=command,
+    )
 
 
 def backup_drill_cronjob(target: Target, name: str, spec: DrillPodSpec, *, schedule: str) -> Manifest:
