@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .config import placeholder_secret
+from .config import ConfigError, placeholder_secret
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,6 +23,17 @@ def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
 
 def stack_names(project_dir: Path = PROJECT_DIR) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+# What an offline tool cannot load a stack for: its message is the tool's whole answer (exit 2).
+LOAD_ERRORS = (ConfigError, FileNotFoundError)
+
+
+def load_error_message(stack: str, error: Exception) -> str:
+    """One line (or ConfigError's list) for a stack that cannot be loaded."""
+    if isinstance(error, FileNotFoundError):
+        return f"no stack file for {stack!r}: {error.filename}"
+    return str(error)
 
 
 def read_stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[dict[str, Any], set[str]]:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from components.capacity import CapacityReport, capacity_report, render_text
-from components.config import ConfigError, load_stack_config
-from components.stackfile import read_stack_file
+from components.config import load_stack_config
+from components.stackfile import LOAD_ERRORS, load_error_message, read_stack_file
 
 COMMENT_MARKER = "<!-- webstack-capacity:{stack} -->"
 
@@ -128,11 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         report = report_of(args.stack)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        print(f"no stack file for {args.stack!r}: {error.filename}", file=sys.stderr)
+    except LOAD_ERRORS as error:
+        print(load_error_message(args.stack, error), file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(figures(args.stack, report), indent=2))

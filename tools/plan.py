@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from components.capacity import capacity_report, render_text
-from components.config import ConfigError
+from components.stackfile import LOAD_ERRORS, load_error_message
 from tools.offline import Declared, OfflineRun, Secret, run_offline
 
 # The inputs worth showing per resource type; the rest is in --json.
@@ -105,11 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run = run_offline(args.stack)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        print(f"no stack file for {args.stack!r}: {error.filename}", file=sys.stderr)
+    except LOAD_ERRORS as error:
+        print(load_error_message(args.stack, error), file=sys.stderr)
         return 2
     if args.json:
         document = {

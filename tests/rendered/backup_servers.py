@@ -35,6 +35,10 @@ PACKAGES: dict[str, str] = {
 }
 
 
+# psql for scripts: no psqlrc, quiet, unaligned tuples only, the first error stops it.
+PSQL = ("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1")
+
+
 def need(command: str) -> str:
     """The path of a command, or fail the test naming the Debian package that ships it."""
     path = shutil.which(command)
@@ -248,13 +252,7 @@ class PostgresServer:
         }
         result = subprocess.run(
             [
-                "psql",
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
+                *PSQL,
                 "-h",
                 "127.0.0.1",
                 "-p",

@@ -43,6 +43,8 @@ from components.render.postgres import (
     render_standby_start,
 )
 
+from .backup_servers import PSQL
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PGBOUNCER = "/usr/sbin/pgbouncer"
 EXPORTER = "/usr/bin/prometheus-postgres-exporter"
@@ -245,13 +247,7 @@ class Cluster:
         env = {**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10", "PGSSLMODE": "disable"}
         result = subprocess.run(
             [
-                "psql",
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
+                *PSQL,
                 "-h",
                 address or node.address,
                 "-p",
@@ -283,13 +279,7 @@ class Cluster:
         result = subprocess.run(
             [
                 *self.prefix,
-                "psql",
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
+                *PSQL,
                 "-h",
                 node.paths.socket_dir,
                 "-p",
