@@ -25,11 +25,11 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from .cluster import KubernetesCluster
-from .config import Platform, ServiceConfig, StackConfig
-from .render import kubernetes as manifests
-from .vps_host import VpsHost
-from .wiring import Endpoint, container_defaults, endpoint, env_list, http_healthcheck
+from components.config.model import Platform, ServiceConfig, StackConfig
+from components.render import kubernetes as manifests
+from components.targets.cluster import KubernetesCluster
+from components.targets.containers import Endpoint, container_defaults, endpoint, env_list, http_healthcheck
+from components.targets.vps_host import VpsHost
 
 
 @dataclass

@@ -24,14 +24,14 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from .capacity import BACKUP, RESTIC_CACHE_GB
-from .cluster import KubernetesCluster
-from .config import Platform, StackConfig
-from .render import kubernetes as manifests
-from .render.backup import BackupSpec, render_backup_script, render_restore_script
-from .render.backup_drill import DrillSpec, drill_crontab_line, render_drill_env_names, render_drill_script
-from .vps_host import VpsHost
-from .wiring import command_healthcheck, container_defaults, env_list, uploads
+from components.capacity import BACKUP, RESTIC_CACHE_GB
+from components.config.model import Platform, StackConfig
+from components.render import kubernetes as manifests
+from components.render.backup import BackupSpec, render_backup_script, render_restore_script
+from components.render.backup_drill import DrillSpec, drill_crontab_line, render_drill_env_names, render_drill_script
+from components.targets.cluster import KubernetesCluster
+from components.targets.containers import command_healthcheck, container_defaults, env_list, uploads
+from components.targets.vps_host import VpsHost
 
 SCRIPTS = "/etc/webstack-backup"
 TEXTFILE = "/textfile"

@@ -30,9 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .config_capacity import CapacityConfig, load_catalogue
-from .config_logs import retention_hours
-from .config_postgres import PostgresSettings, size_kb
+from components.config.capacity import CapacityConfig, load_catalogue
+from components.config.logs import retention_hours
+from components.config.postgres import PostgresSettings, size_kb
 
 if TYPE_CHECKING:
     from .config import HostConfig, StackConfig

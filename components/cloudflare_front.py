@@ -9,7 +9,7 @@ import ipaddress
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from .config import StackConfig
+from components.config.model import StackConfig
 
 
 def cloudflare_provider(

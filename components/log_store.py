@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from .capacity import LOG_SHIPPER, LOG_STORE, VMALERT
-from .config_logs import LogsConfig
-from .render.logs import (
+from components.capacity import LOG_SHIPPER, LOG_STORE, VMALERT
+from components.config.logs import LogsConfig
+from components.render.logs import (
     DOCKER_CONTAINERS_DIR,
     SHIPPER_STATE_DIR,
     STORE_DATA_PATH,
@@ -30,8 +30,7 @@ from .render.logs import (
     victorialogs_args,
     vmalert_args,
 )
-from .vps_host import VpsHost
-from .wiring import (
+from components.targets.containers import (
     Endpoint,
     HostImages,
     command_healthcheck,
@@ -41,6 +40,7 @@ from .wiring import (
     internal_port,
     uploads,
 )
+from components.targets.vps_host import VpsHost
 
 VMALERT_RULES = "/etc/vmalert/logs.rules.yml"
 SHIPPER_CONF = "/etc/syslog-ng/webstack/syslog-ng.conf"

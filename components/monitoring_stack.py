@@ -24,11 +24,10 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from .capacity import EXPORTER, MONITORING
-from .cluster import KubernetesCluster
-from .config import Platform, StackConfig
-from .render import kubernetes as manifests
-from .render.monitoring import (
+from components.capacity import EXPORTER, MONITORING
+from components.config.model import Platform, StackConfig
+from components.render import kubernetes as manifests
+from components.render.monitoring import (
     ScrapeJob,
     render_alert_rules,
     render_alertmanager_config,
@@ -38,8 +37,8 @@ from .render.monitoring import (
     render_prometheus_config,
     render_targets_file,
 )
-from .vps_host import VpsHost
-from .wiring import (
+from components.targets.cluster import KubernetesCluster
+from components.targets.containers import (
     Endpoint,
     HostImages,
     container_defaults,
@@ -49,6 +48,7 @@ from .wiring import (
     internal_port,
     uploads,
 )
+from components.targets.vps_host import VpsHost
 
 NODE_EXPORTER_PORT = 9100
 # Prometheus on docker: the host's config folder, bound read-only (config, rules, targets).

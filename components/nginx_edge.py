@@ -17,13 +17,13 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_docker as docker
 
-from .capacity import EDGE
-from .cloudflare_front import cloudflare_front, cloudflare_provider
-from .config import Platform, StackConfig
-from .render.nginx import edge_spec, render_nginx_conf
-from .render.tls import render_csr_script, render_install_cert_script, render_self_signed_script
-from .vps_host import VpsHost
-from .wiring import Endpoint, command_healthcheck, container_defaults, exporter
+from components.capacity import EDGE
+from components.cloudflare_front import cloudflare_front, cloudflare_provider
+from components.config.model import Platform, StackConfig
+from components.render.nginx import edge_spec, render_nginx_conf
+from components.render.tls import render_csr_script, render_install_cert_script, render_self_signed_script
+from components.targets.containers import Endpoint, command_healthcheck, container_defaults, exporter
+from components.targets.vps_host import VpsHost
 
 CONTAINER_CONF_DIR = "/etc/nginx/webstack"
 STATUS_PORT = 8081

@@ -27,9 +27,15 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from .capacity import PGBOUNCER, POSTGRES_SHM_MB, postgres_memory_mb
-from .config_postgres import ADMIN_ROLE, EXPORTER_ROLE, POSTGRES_EXPORTER_PORT, REPLICATION_ROLE, PostgresConfig
-from .render.postgres import (
+from components.capacity import PGBOUNCER, POSTGRES_SHM_MB, postgres_memory_mb
+from components.config.postgres import (
+    ADMIN_ROLE,
+    EXPORTER_ROLE,
+    POSTGRES_EXPORTER_PORT,
+    REPLICATION_ROLE,
+    PostgresConfig,
+)
+from components.render.postgres import (
     EXPORTER_PASSWORD_ENV,
     REPLICATION_PASSWORD_ENV,
     ClusterSpec,
@@ -46,8 +52,16 @@ from .render.postgres import (
     render_standby_start,
     url_endpoint,
 )
-from .vps_host import VpsHost
-from .wiring import Endpoint, command_healthcheck, container_defaults, env_list, exporter, internal_port, uploads
+from components.targets.containers import (
+    Endpoint,
+    command_healthcheck,
+    container_defaults,
+    env_list,
+    exporter,
+    internal_port,
+    uploads,
+)
+from components.targets.vps_host import VpsHost
 
 PATHS = PostgresPaths()
 VOLUME_PATH = "/var/lib/postgresql/data"  # the volume; the data directory is PATHS.data_dir inside it

@@ -18,11 +18,10 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from .capacity import SENTINEL, redis_memory_mb
-from .cluster import KubernetesCluster
-from .config import Platform, StackConfig
-from .render import kubernetes as manifests
-from .render.redis import (
+from components.capacity import SENTINEL, redis_memory_mb
+from components.config.model import Platform, StackConfig
+from components.render import kubernetes as manifests
+from components.render.redis import (
     REDIS_START,
     SENTINEL_MASTER,
     SENTINEL_START,
@@ -31,8 +30,9 @@ from .render.redis import (
     render_redis_conf,
     render_sentinel_conf,
 )
-from .vps_host import VpsHost
-from .wiring import Endpoint, command_healthcheck, container_defaults, env_list, exporter, uploads
+from components.targets.cluster import KubernetesCluster
+from components.targets.containers import Endpoint, command_healthcheck, container_defaults, env_list, exporter, uploads
+from components.targets.vps_host import VpsHost
 
 SENTINEL_PORT = 26379
 EXPORTER_PORT = 9121

@@ -12,22 +12,22 @@ from typing import Any
 
 import pulumi
 
-from .app_tier import AppTier, AppTierArgs
-from .backup_job import BackupJob, BackupJobArgs
-from .capacity import capacity_report
-from .cluster import KubernetesCluster, KubernetesClusterArgs
-from .config import StackConfig
-from .log_store import LogStore, LogStoreArgs
-from .monitoring_stack import MonitoringStack, MonitoringStackArgs
-from .nginx_edge import NginxEdge, NginxEdgeArgs
-from .postgres_cluster import PostgresCluster, PostgresClusterArgs
-from .redis_cache import RedisCache, RedisCacheArgs
-from .render import kubernetes as manifests
-from .render.logs import LOG_STORE_JOB, VMALERT_JOB, render_log_pipeline_rules
-from .render.postgres import SCRAPE_JOB as POSTGRES_SCRAPE_JOB
-from .ssh_identity import write_ssh_identity
-from .vps_host import VpsHost, VpsHostArgs
-from .wiring import Endpoint
+from components.app_tier import AppTier, AppTierArgs
+from components.backup_job import BackupJob, BackupJobArgs
+from components.capacity import capacity_report
+from components.config.model import StackConfig
+from components.log_store import LogStore, LogStoreArgs
+from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from components.nginx_edge import NginxEdge, NginxEdgeArgs
+from components.postgres_cluster import PostgresCluster, PostgresClusterArgs
+from components.redis_cache import RedisCache, RedisCacheArgs
+from components.render import kubernetes as manifests
+from components.render.logs import LOG_STORE_JOB, VMALERT_JOB, render_log_pipeline_rules
+from components.render.postgres import SCRAPE_JOB as POSTGRES_SCRAPE_JOB
+from components.targets.cluster import KubernetesCluster, KubernetesClusterArgs
+from components.targets.containers import Endpoint
+from components.targets.ssh_identity import write_ssh_identity
+from components.targets.vps_host import VpsHost, VpsHostArgs
 
 
 def build_stack(config: StackConfig, stack: str) -> dict[str, Any]:

@@ -14,8 +14,8 @@ import os
 from pulumi_policy import ReportViolation, StackValidationArgs
 
 from components.capacity import capacity_report
-from components.config import ConfigError, load_stack_config
-from components.config_values import decode_config_value
+from components.config.model import ConfigError, load_stack_config
+from components.config.values import decode_config_value
 
 from .common import Schema, settings
 from .stack_config import current_stack_config

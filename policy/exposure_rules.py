@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from components.config_values import image_is_pinned
+from components.config.values import image_is_pinned
 
 from .common import (
     ENVIRONMENT_SCHEMA,

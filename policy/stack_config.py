@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from components.config_values import decode_config_value
+from components.config.values import decode_config_value
 
 from .common import is_secret_name, url_password
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components.ssh_identity import STATE_DIR_ENV
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
+from components.targets.ssh_identity import STATE_DIR_ENV
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 from tools.fleet import Fleet
 from tools.load import VerifiedConnection
 from tools.local_stack import Reply

@@ -20,9 +20,9 @@ from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.config import StackConfig, load_stack_config
-from components.images import apply_image_source
-from components.stackfile import PROJECT_DIR, read_stack_file
+from components.config.images import apply_image_source
+from components.config.model import StackConfig, load_stack_config
+from components.config.stackfile import PROJECT_DIR, read_stack_file
 
 PROJECT = "webstack"
 

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from components.capacity import capacity_report, render_text
-from components.stackfile import LOAD_ERRORS, load_error_message
+from components.config.stackfile import LOAD_ERRORS, load_error_message
 from tools.offline import Declared, OfflineRun, Secret, run_offline
 
 # The inputs worth showing per resource type; the rest is in --json.

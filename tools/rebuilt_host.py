@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.ssh_identity import state_dir
+from components.targets.ssh_identity import state_dir
 from tools.recover import pulumi, refresh
 
 HOST_TYPE = "webstack:host:VpsHost"

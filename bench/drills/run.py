@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 
 RESULTS = Path(__file__).with_name("results.md")
 DRILLS = ["tests/fleet/test_survival_drills.py", "tests/fleet/test_survival_restore.py", "tests/fleet/test_teardown.py"]

@@ -26,7 +26,7 @@ CHILD = r"""
 import copy, json, resource, sys, time
 t0 = time.perf_counter()
 import components.stack  # the SDKs (pulumi_cloudflare alone is large): timed apart
-from components.stackfile import read_stack_file
+from components.config.stackfile import read_stack_file
 from tools.offline import run_offline
 imports = time.perf_counter() - t0
 hosts, replicas = int(sys.argv[1]), int(sys.argv[2])

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 from tools.load import LoadReport
 from tools.local_stack import DEMO_APP, LOAD_RATE, LocalStack, broken_release, deploy, docker, release, wait_healthy
 

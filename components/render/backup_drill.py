@@ -41,7 +41,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.config_backup_drill import DrillConfig
+from components.config.backup_drill import DrillConfig
 from components.render.backup import BackupSpec, render_backup_env_names
 from components.render.shell import shell_templates
 

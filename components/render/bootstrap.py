@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .shell import shell_templates
+from components.render.shell import shell_templates
 
 # The seeds' system limits (004, "System Limits").
 SYSCTL: dict[str, str] = {

@@ -25,9 +25,9 @@ from urllib.parse import quote, urlencode
 import jinja2
 import yaml
 
-from ..config import StackConfig
-from ..config_logs import LOG_STORE_PORT, VMALERT_PORT, LogAlerts, retention_hours
-from .shell import TEMPLATE_DIR
+from components.config.logs import LOG_STORE_PORT, VMALERT_PORT, LogAlerts, retention_hours
+from components.config.model import StackConfig
+from components.render.shell import TEMPLATE_DIR
 
 # The fields every line has in the store, and that make its stream (VictoriaLogs' _stream).
 STREAM_FIELDS: tuple[str, ...] = ("host", "stack", "service", "replica")

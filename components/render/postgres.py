@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlencode
 
-from components.config_postgres import (
+from components.config.postgres import (
     ADMIN_ROLE,
     EXPORTER_ROLE,
     REPLICATION_ROLE,

@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from components.stackfile import PROJECT_DIR
 
 from components.outputs import CONTRACT, HOST_KEYS, SERVICE_KEYS
 from components.render.logs import request_query
-from components.stackfile import PROJECT_DIR
 from tests.rendered.nginx_upstream import encode_frame, read_frame, websocket_handshake
 from tools.browser import page_text, render_page, vmui_url
 from tools.local_stack import (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 from tools import fleet as fleet_tool
 from tools.fleet import Fleet
 from tools.fleet_stack import FLEET_STACK, FleetStack, deploy_fleet_stack

@@ -36,7 +36,8 @@ import pytest
 
 from components.backup_job import SCRIPTS as BACKUP_SCRIPTS
 from components.backup_job import START as BACKUP_START
-from components.config import RetentionConfig, StackConfig, load_stack_config
+from components.config.model import RetentionConfig, StackConfig, load_stack_config
+from components.config.stackfile import read_stack_file
 from components.nginx_edge import CONTAINER_CONF_DIR, EXPORTER_PORT, STATUS_PORT
 from components.redis_cache import CONF as REDIS_CONF
 from components.redis_cache import EXPORTER_PORT as REDIS_EXPORTER_PORT
@@ -57,8 +58,7 @@ from components.render.redis import (
     render_redis_conf,
     render_sentinel_conf,
 )
-from components.stackfile import read_stack_file
-from components.wiring import LOG_DRIVER, LOG_OPTS, http_healthcheck
+from components.targets.containers import LOG_DRIVER, LOG_OPTS, http_healthcheck
 
 from .helpers import REPO, parse_metrics, request, wait_until
 

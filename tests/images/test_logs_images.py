@@ -24,7 +24,7 @@ from components.render.logs import (
     replica_query,
     victorialogs_args,
 )
-from components.wiring import LOG_OPTS
+from components.targets.containers import LOG_OPTS
 
 from .helpers import wait_until
 from .test_local_images import BUILD, Lab, docker, engine, open_lab, run

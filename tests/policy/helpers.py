@@ -17,7 +17,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components.stackfile import read_stack_file
+from components.config.stackfile import read_stack_file
 from policy.gate import Violation, evaluate, pack_settings
 from policy.nginx_model import parse
 from tools.offline import Declared, OfflineRun, Secret, reveal, run_offline

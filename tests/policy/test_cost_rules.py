@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.stackfile import read_stack_file
+from components.config.stackfile import read_stack_file
 from policy.cost_rules import monthly_budget
 from policy.gate import run_gate
 from policy.stack_config import config_source

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.stackfile import read_stack_file
+from components.config.stackfile import read_stack_file
 from policy.drill_rules import production_restore_drill
 from policy.stack_config import config_source
 from tests.policy.helpers import Reports, stack_args

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.stackfile import PROJECT_DIR, stack_names
+from components.config.stackfile import PROJECT_DIR, stack_names
 from policy.gate import main, run_gate
 
 pytestmark = pytest.mark.timeout(180)

@@ -20,7 +20,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 from policy.registry import PACK_NAME, POLICY_NAMES
 from tests.policy.helpers import base_resources, nginx_text
 from tools.offline import Declared, reveal

@@ -6,7 +6,7 @@ import re
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 from policy.packconfig import CONFIG_DIR, load, resolve
 from policy.registry import PACK_ENFORCEMENT, POLICIES, POLICY_NAMES, schema_of
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.stackfile import PROJECT_DIR, read_stack_file, stack_names
+from components.config.stackfile import PROJECT_DIR, read_stack_file, stack_names
 from policy.common import is_secret_name
 from policy.secrets_rules import stack_config_no_plaintext_secrets
 from policy.stack_config import config_source, engine_stack_config, plaintext_secret_findings

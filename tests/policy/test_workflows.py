@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from components.config import StackConfig, load_stack_config
+from components.config.model import StackConfig, load_stack_config
+from components.config.stackfile import read_stack_file
 from components.render.nginx import NginxRuntime, edge_spec, render_nginx_conf
-from components.stackfile import read_stack_file
 
 from .nginx_upstream import UpstreamProcess
 

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import pytest
 import yaml
 
-from components.config_logs import LogAlerts, LogsConfig
+from components.config.logs import LogAlerts, LogsConfig
 from components.render.logs import (
     LOG_STORE_JOB,
     VMALERT_JOB,

@@ -11,14 +11,14 @@ import pulumi
 
 from components.app_tier import AppTier, AppTierArgs
 from components.backup_job import BackupJob, BackupJobArgs
-from components.config import StackConfig, load_stack_config
-from components.config_registry import RegistryConfig
+from components.config.model import StackConfig, load_stack_config
+from components.config.registry import RegistryConfig
+from components.config.stackfile import read_stack_file
 from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
 from components.nginx_edge import NginxEdge, NginxEdgeArgs
 from components.redis_cache import RedisCache, RedisCacheArgs
-from components.ssh_identity import SshIdentity
-from components.stackfile import read_stack_file
-from components.vps_host import VpsHost, VpsHostArgs
+from components.targets.ssh_identity import SshIdentity
+from components.targets.vps_host import VpsHost, VpsHostArgs
 from tools.offline import Declared, Secret, reveal, run_program
 
 CONTAINER = "docker:index/container:Container"

@@ -17,11 +17,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.config import ConfigError, load_stack_config
+from components.config.model import ConfigError, load_stack_config
+from components.config.stackfile import read_stack_file
 from components.outputs import CONTRACT, HOST_KEYS, SERVICE_KEYS
 from components.render import kubernetes as manifests
 from components.render.monitoring import render_alert_rules
-from components.stackfile import read_stack_file
 from tools.offline import Declared, OfflineRun, Secret, _fake, reveal, run_offline
 
 STACK = "production-k8s"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from components.config.stackfile import PROJECT_DIR, read_stack_file
 from components.outputs import CAPACITY_FIGURES, CAPACITY_KEYS, CONTRACT, HOST_KEYS, SERVICE_KEYS
-from components.stackfile import PROJECT_DIR, read_stack_file
 from tools.offline import Secret, run_offline, run_program
 from tools.plan import main as plan_main
 

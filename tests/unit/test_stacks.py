@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.config_values import image_is_pinned
+from components.config.values import image_is_pinned
 from tools.offline import OfflineRun, Secret, _fake, reveal, run_offline
 
 COMPONENTS = {
@@ -238,7 +238,7 @@ def test_edge_config_routes_every_service_with_rate_limits() -> None:
 
 
 def test_local_image_source_uses_the_local_image_set() -> None:
-    from components.images import LOCAL_IMAGES
+    from components.config.images import LOCAL_IMAGES
 
     run = run_offline("local", image_source="local")
     images = {r.plain_inputs["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}
@@ -251,7 +251,7 @@ def test_local_image_source_uses_the_local_image_set() -> None:
 
 @pytest.mark.parametrize(("stack", "source"), [("production", "local"), ("local", "docker-hub")])
 def test_image_source_is_checked(stack: str, source: str) -> None:
-    from components.config import ConfigError
+    from components.config.model import ConfigError
 
     with pytest.raises(ConfigError) as error:
         run_offline(stack, image_source=source)

@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from .config import ConfigError, placeholder_secret
+from components.config.model import ConfigError, placeholder_secret
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:

@@ -27,9 +27,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from .capacity import capacity_report
-from .config_backup_drill import DrillConfig, drill_problems, longest_gap_minutes
-from .config_capacity import (
+from components.capacity import capacity_report
+from components.config.backup_drill import DrillConfig, drill_problems, longest_gap_minutes
+from components.config.capacity import (
     CapacityConfig,
     Cpus,
     DiskGb,
@@ -39,8 +39,8 @@ from .config_capacity import (
     host_size_problems,
     plan_problem,
 )
-from .config_logs import LogsConfig, logs_problems
-from .config_postgres import (
+from components.config.logs import LogsConfig, logs_problems
+from components.config.postgres import (
     PGBOUNCER_PORT,
     POSTGRES_EXPORTER_PORT,
     POSTGRES_PORT,
@@ -49,8 +49,8 @@ from .config_postgres import (
     SqlName,
     postgres_problems,
 )
-from .config_registry import RegistryConfig
-from .config_values import decode_config_value, image_is_pinned
+from components.config.registry import RegistryConfig
+from components.config.values import decode_config_value, image_is_pinned
 
 NAMESPACE = "webstack"
 

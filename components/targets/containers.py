@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from .capacity import EXPORTER
-from .render.logs import DOCKER_LOG_OPTS, LABELS
-from .vps_host import VpsHost
+from components.capacity import EXPORTER
+from components.render.logs import DOCKER_LOG_OPTS, LABELS
+from components.targets.vps_host import VpsHost
 
 # Every container: restart on failure or reboot, rotated logs that name the container's
 # stack, service and replica in each line (what the log shipper files them under).

@@ -8,7 +8,7 @@ same pinned public images as production; where none can be reached (air-gapped C
 
 from __future__ import annotations
 
-from .config import ConfigError, ImagesConfig, Problem, StackConfig
+from components.config.model import ConfigError, ImagesConfig, Problem, StackConfig
 
 IMAGE_SOURCE_ENV = "WEBSTACK_IMAGE_SOURCE"
 IMAGE_SOURCES = ("registry", "local")

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .render.kubernetes import Manifest
+from components.render.kubernetes import Manifest
 
 # (apiVersion, kind) -> the typed resource class.
 TYPED: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {

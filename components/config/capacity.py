@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-CATALOGUE_FILE = Path(__file__).resolve().with_name("plans.yaml")
+CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "plans.yaml"
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]  # ISO 4217

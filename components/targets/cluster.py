@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import KubernetesConfig
-from .kube import declare
-from .render import kubernetes as manifests
+from components.config.model import KubernetesConfig
+from components.render import kubernetes as manifests
+from components.targets.kube import declare
 
 
 @dataclass

@@ -16,11 +16,11 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from .config import HostConfig
-from .config_registry import RegistryConfig
-from .render.bootstrap import BootstrapSpec, render_bootstrap_script
-from .ssh_identity import SshIdentity
-from .stackfile import PROJECT_DIR
+from components.config.model import HostConfig
+from components.config.registry import RegistryConfig
+from components.config.stackfile import PROJECT_DIR
+from components.render.bootstrap import BootstrapSpec, render_bootstrap_script
+from components.targets.ssh_identity import SshIdentity
 
 
 @dataclass

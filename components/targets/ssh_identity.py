@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 
 STATE_DIR_ENV = "WEBSTACK_STATE_DIR"
 

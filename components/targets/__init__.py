@@ -1,0 +1,1 @@
+"""Where components deploy: VPS hosts over SSH, a Kubernetes cluster."""
