@@ -25,7 +25,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.config.model import Platform, ServiceConfig, StackConfig
+from components.config import Platform, ServiceConfig, StackConfig
 from components.render import kubernetes as manifests
 from components.targets.cluster import KubernetesCluster
 from components.targets.containers import Endpoint, container_defaults, endpoint, env_list, http_healthcheck

@@ -25,7 +25,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.capacity import BACKUP, RESTIC_CACHE_GB
-from components.config.model import Platform, StackConfig
+from components.config import Platform, StackConfig
 from components.render import kubernetes as manifests
 from components.render.backup import BackupSpec, render_backup_script, render_restore_script
 from components.render.backup_drill import DrillSpec, drill_crontab_line, render_drill_env_names, render_drill_script

@@ -35,7 +35,7 @@ from components.config.logs import retention_hours
 from components.config.postgres import PostgresSettings, size_kb
 
 if TYPE_CHECKING:
-    from components.config.model import HostConfig, StackConfig
+    from components.config import HostConfig, StackConfig
 
 NAMESPACE = "webstack"
 

@@ -9,7 +9,7 @@ import ipaddress
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from components.config.model import StackConfig
+from components.config import StackConfig
 
 
 def cloudflare_provider(

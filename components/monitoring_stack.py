@@ -25,7 +25,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.capacity import EXPORTER, MONITORING
-from components.config.model import Platform, StackConfig
+from components.config import Platform, StackConfig
 from components.render import kubernetes as manifests
 from components.render.monitoring import (
     ScrapeJob,

@@ -19,7 +19,7 @@ import pulumi_docker as docker
 
 from components.capacity import EDGE
 from components.cloudflare_front import cloudflare_front, cloudflare_provider
-from components.config.model import Platform, StackConfig
+from components.config import Platform, StackConfig
 from components.render.nginx import edge_spec, render_nginx_conf
 from components.render.tls import render_csr_script, render_install_cert_script, render_self_signed_script
 from components.targets.containers import Endpoint, command_healthcheck, container_defaults, exporter

@@ -19,7 +19,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.capacity import SENTINEL, redis_memory_mb
-from components.config.model import Platform, StackConfig
+from components.config import Platform, StackConfig
 from components.render import kubernetes as manifests
 from components.render.redis import (
     REDIS_START,

@@ -15,7 +15,7 @@ import pulumi
 from components.app_tier import AppTier, AppTierArgs
 from components.backup_job import BackupJob, BackupJobArgs
 from components.capacity import capacity_report
-from components.config.model import StackConfig
+from components.config import StackConfig
 from components.log_store import LogStore, LogStoreArgs
 from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
 from components.nginx_edge import NginxEdge, NginxEdgeArgs

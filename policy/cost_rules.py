@@ -14,7 +14,7 @@ import os
 from pulumi_policy import ReportViolation, StackValidationArgs
 
 from components.capacity import capacity_report
-from components.config.model import ConfigError, load_stack_config
+from components.config import ConfigError, load_stack_config
 from components.config.values import decode_config_value
 
 from .common import Schema, settings

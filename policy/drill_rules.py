@@ -16,8 +16,8 @@ from typing import Any
 from pulumi_policy import ReportViolation, StackValidationArgs
 from pydantic import ValidationError
 
+from components.config import BackupConfig
 from components.config.backup_drill import longest_gap_minutes
-from components.config.model import BackupConfig
 from components.config.values import decode_config_value
 
 from .common import ENVIRONMENT_SCHEMA, Schema, as_dict, as_list, plain, settings, stack_environment, subject

@@ -37,7 +37,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from components.config.model import ConfigError
+from components.config import ConfigError
 from components.config.stackfile import PROJECT_DIR, read_stack_file
 from tools.offline import Declared, reveal, run_offline
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from components.capacity import CapacityReport, capacity_report, render_text
-from components.config.model import load_stack_config
+from components.config import load_stack_config
 from components.config.stackfile import LOAD_ERRORS, load_error_message, read_stack_file
 
 COMMENT_MARKER = "<!-- webstack-capacity:{stack} -->"

@@ -20,8 +20,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components.config import StackConfig, load_stack_config
 from components.config.images import apply_image_source
-from components.config.model import StackConfig, load_stack_config
 from components.config.stackfile import PROJECT_DIR, read_stack_file
 
 PROJECT = "webstack"

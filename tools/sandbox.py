@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from components.config.model import load_stack_config
+from components.config import load_stack_config
 from components.config.stackfile import PROJECT_DIR, read_stack_file
 
 Project = tuple[Path, dict[str, str]]

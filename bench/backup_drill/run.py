@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from components.config.model import RetentionConfig
+from components.config import RetentionConfig
 from components.render.backup import BackupSpec, render_backup_script
 from components.render.backup_drill import DrillSpec, render_drill_script
 from tests.rendered.backup_servers import RedisServer

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from components.config.model import RateLimit, StackConfig, load_stack_config
+from components.config import RateLimit, StackConfig, load_stack_config
 from components.config.stackfile import read_stack_file
 from components.render.nginx import NginxRuntime, edge_spec, render_nginx_conf
 

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from components.config.model import BackupConfig, RetentionConfig
+from components.config import BackupConfig, RetentionConfig
 from components.render.shell import shell_templates
 
 DEFAULT_WORK_DIR = "/var/lib/webstack-backup"

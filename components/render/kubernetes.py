@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from components.config.model import AutoscaleConfig, RateLimit, ServiceConfig
+from components.config import AutoscaleConfig, RateLimit, ServiceConfig
 from components.render.backup_drill import DRILL_METRICS_FILE
 
 PART_OF = "webstack"

@@ -25,8 +25,8 @@ from urllib.parse import quote, urlencode
 import jinja2
 import yaml
 
+from components.config import StackConfig
 from components.config.logs import LOG_STORE_PORT, VMALERT_PORT, LogAlerts, retention_hours
-from components.config.model import StackConfig
 from components.render.shell import TEMPLATE_DIR
 
 # The fields every line has in the store, and that make its stream (VictoriaLogs' _stream).

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from components.config.model import Thresholds
+from components.config import Thresholds
 
 __all__ = [
     "GRAFANA_DATASOURCE_UID",

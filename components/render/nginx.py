@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import crossplane
 
-from components.config.model import StackConfig
+from components.config import StackConfig
 
 # Cloudflare's published edge ranges (https://www.cloudflare.com/ips/, read 2026-11).
 CLOUDFLARE_RANGES: tuple[str, ...] = (

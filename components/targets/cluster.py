@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config.model import KubernetesConfig
+from components.config import KubernetesConfig
 from components.render import kubernetes as manifests
 from components.targets.kube import declare
 

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from components.config.model import HostConfig
+from components.config import HostConfig
 from components.config.registry import RegistryConfig
 from components.config.stackfile import PROJECT_DIR
 from components.render.bootstrap import BootstrapSpec, render_bootstrap_script

@@ -36,7 +36,7 @@ import pytest
 
 from components.backup_job import SCRIPTS as BACKUP_SCRIPTS
 from components.backup_job import START as BACKUP_START
-from components.config.model import RetentionConfig, StackConfig, load_stack_config
+from components.config import RetentionConfig, StackConfig, load_stack_config
 from components.config.stackfile import read_stack_file
 from components.nginx_edge import CONTAINER_CONF_DIR, EXPORTER_PORT, STATUS_PORT
 from components.redis_cache import CONF as REDIS_CONF

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from components.config.model import StackConfig, load_stack_config
+from components.config import StackConfig, load_stack_config
 from components.config.stackfile import read_stack_file
 from components.render.nginx import NginxRuntime, edge_spec, render_nginx_conf
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config.model import Thresholds
+from components.config import Thresholds
 from components.render import monitoring as m
 
 from .test_monitoring_rendered import promtool

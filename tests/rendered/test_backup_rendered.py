@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import pytest
 
-from components.config.model import BackupConfig, RetentionConfig
+from components.config import BackupConfig, RetentionConfig
 from components.render.backup import (
     BackupSpec,
     render_backup_env_names,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config.model import Thresholds
+from components.config import Thresholds
 from components.render import monitoring as m
 from tests.images.helpers import free_port, wait_until
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from components.config.model import RateLimit, StackConfig
+from components.config import RateLimit, StackConfig
 
 from .nginx_harness import (
     TRUSTED_PEER,

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config.model import Thresholds
+from components.config import Thresholds
 from components.config.postgres import PostgresConfig
 from components.render import monitoring as m
 from components.render.postgres import (

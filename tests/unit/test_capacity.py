@@ -23,8 +23,8 @@ from components.capacity import (
     prometheus_disk_gb,
     render_text,
 )
+from components.config import ConfigError, StackConfig, load_stack_config
 from components.config.capacity import CatalogueError, load_catalogue
-from components.config.model import ConfigError, StackConfig, load_stack_config
 from components.config.stackfile import PROJECT_DIR, read_stack_file
 from tools.capacity import main as capacity_main
 from tools.capacity import markdown

@@ -11,7 +11,7 @@ import pulumi
 
 from components.app_tier import AppTier, AppTierArgs
 from components.backup_job import BackupJob, BackupJobArgs
-from components.config.model import StackConfig, load_stack_config
+from components.config import StackConfig, load_stack_config
 from components.config.registry import RegistryConfig
 from components.config.stackfile import read_stack_file
 from components.monitoring_stack import MonitoringStack, MonitoringStackArgs

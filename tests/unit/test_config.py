@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.config.model import ConfigError, load_stack_config
+from components.config import ConfigError, load_stack_config
 from components.config.stackfile import read_stack_file, stack_names
 from components.config.values import image_is_pinned
 
@@ -335,7 +335,7 @@ def test_replicas_are_published_on_fixed_ports_that_name_their_replica() -> None
 
 def test_reserved_host_ports_are_the_components_ports() -> None:
     from components import monitoring_stack, nginx_edge, redis_cache
-    from components.config.model import RESERVED_HOST_PORTS
+    from components.config import RESERVED_HOST_PORTS
 
     used = {monitoring_stack.NODE_EXPORTER_PORT, nginx_edge.EXPORTER_PORT, redis_cache.EXPORTER_PORT}
     used |= {redis_cache.SENTINEL_PORT, _load("production").redis.port}

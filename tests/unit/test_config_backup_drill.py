@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from components.config import ConfigError, StackConfig, load_stack_config
 from components.config.backup_drill import DEFAULT_DRILL_SCHEDULE, DrillConfig, longest_gap_minutes
-from components.config.model import ConfigError, StackConfig, load_stack_config
 from components.config.stackfile import read_stack_file
 from components.render.backup import BackupSpec
 from components.render.backup_drill import DrillSpec, render_drill_script

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from components.config import ConfigError, StackConfig, load_stack_config
 from components.config.logs import LOG_STORE_PORT, VMALERT_PORT, LogAlerts, LogsConfig, retention_hours
-from components.config.model import ConfigError, StackConfig, load_stack_config
 from components.config.stackfile import read_stack_file
 from components.render.logs import (
     DOCKER_LOG_OPTS,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.config.model import RESERVED_HOST_PORTS, ConfigError, load_stack_config
+from components.config import RESERVED_HOST_PORTS, ConfigError, load_stack_config
 from components.config.postgres import PGBOUNCER_PORT, POSTGRES_EXPORTER_PORT, POSTGRES_PORT, size_kb
 from components.config.stackfile import read_stack_file
 

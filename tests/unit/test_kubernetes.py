@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.config.model import ConfigError, load_stack_config
+from components.config import ConfigError, load_stack_config
 from components.config.stackfile import read_stack_file
 from components.outputs import CONTRACT, HOST_KEYS, SERVICE_KEYS
 from components.render import kubernetes as manifests

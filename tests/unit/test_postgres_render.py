@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-from components.config.model import Thresholds
+from components.config import Thresholds
 from components.config.postgres import PostgresConfig
 from components.render import monitoring as m
 from components.render.postgres import (

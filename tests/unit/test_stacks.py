@@ -251,7 +251,7 @@ def test_local_image_source_uses_the_local_image_set() -> None:
 
 @pytest.mark.parametrize(("stack", "source"), [("production", "local"), ("local", "docker-hub")])
 def test_image_source_is_checked(stack: str, source: str) -> None:
-    from components.config.model import ConfigError
+    from components.config import ConfigError
 
     with pytest.raises(ConfigError) as error:
         run_offline(stack, image_source=source)
