@@ -1,4 +1,4 @@
-"""Declare the manifests of components/render/kubernetes.py as typed pulumi_kubernetes resources."""
+"""Declare the manifests of components/render/kubernetes/ as typed pulumi_kubernetes resources."""
 
 from __future__ import annotations
 
