@@ -5,9 +5,10 @@ import os
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.config import ConfigError, load_stack_config
+from components.config import ConfigError
 from components.config.capacity import CatalogueError
 from components.config.images import IMAGE_SOURCE_ENV, apply_image_source
+from components.load import load_stack_config
 from components.stack import build_stack
 
 stack = pulumi.get_stack()

@@ -1,7 +1,7 @@
 """Cost: what a stack's hosts cost a month stays within its budget.
 
-The cost is the program's own figure (components/capacity.py, the `monthlyCost` output):
-each host's plan price from the catalogue (components/plans.yaml) or its own
+The cost is the program's own figure (components/capacity/, the `monthlyCost` output):
+each host's plan price from the catalogue (components/capacity/plans.yaml) or its own
 `monthlyPrice`, summed, read from the stack's config the way the program reads it. A
 preview or an update sees the config the engine hands the pack; the offline gate passes
 the config it ran with (policy/stack_config.py).
@@ -14,8 +14,9 @@ import os
 from pulumi_policy import ReportViolation, StackValidationArgs
 
 from components.capacity import capacity_report
-from components.config import ConfigError, load_stack_config
+from components.config import ConfigError
 from components.config.values import decode_config_value
+from components.load import load_stack_config
 
 from .common import Schema, settings
 from .stack_config import current_stack_config
@@ -73,7 +74,7 @@ def monthly_budget(args: StackValidationArgs, report_violation: ReportViolation)
         report_violation(
             f"stack config: hosts {', '.join(cost.unpriced)} have no known monthly price, so the cost cannot be held "
             f"to the budget of {budget:.2f} {cost.currency} ({where}); fix: a plan with a price in "
-            f"components/plans.yaml, or the host's own monthlyPrice.",
+            f"components/capacity/plans.yaml, or the host's own monthlyPrice.",
             None,
         )
         return

@@ -5,7 +5,7 @@
     python -m tools.capacity production --base base.json --markdown
                                                         # against another checkout's --json
 
-The figures are the stack outputs `capacity` and `monthlyCost` (components/capacity.py),
+The figures are the stack outputs `capacity` and `monthlyCost` (components/capacity/),
 computed from the validated config exactly as the program does before declaring anything.
 `--base` compares with the `--json` of another checkout (the pull request workflow runs the
 base branch's own code on its own stack file, then this on the head): `--markdown` is the
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from components.capacity import CapacityReport, capacity_report, render_text
-from components.config import load_stack_config
 from components.config.stackfile import LOAD_ERRORS, load_error_message, read_stack_file
+from components.load import load_stack_config
 
 COMMENT_MARKER = "<!-- webstack-capacity:{stack} -->"
 

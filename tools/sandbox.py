@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from components.config import load_stack_config
 from components.config.stackfile import PROJECT_DIR, read_stack_file
+from components.load import load_stack_config
 
 Project = tuple[Path, dict[str, str]]
 

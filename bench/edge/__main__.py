@@ -38,8 +38,9 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from components.config import RateLimit, StackConfig, load_stack_config
+from components.config import RateLimit, StackConfig
 from components.config.stackfile import read_stack_file
+from components.load import load_stack_config
 from components.render.nginx import NginxRuntime, edge_spec, render_nginx_conf
 
 from .seed import Change, adapt, changes, seed_text

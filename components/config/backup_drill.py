@@ -18,7 +18,7 @@ each check proves).
 
 Checks across keys (a check of a data set the backup does not hold, the alert's age
 threshold against the schedule's longest gap) are in `drill_problems`, called by
-components/config.py with the key each problem names. The schedule's longest gap is
+components/config/checks.py with the key each problem names. The schedule's longest gap is
 computed here too (`longest_gap_minutes`), for the config, the alert and the policy pack.
 """
 

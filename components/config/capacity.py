@@ -1,11 +1,11 @@
 """Capacity and cost config: the plan catalogue, a host's size and price, `webstack:capacity`.
 
-Pure: no Pulumi import. The catalogue (`components/plans.yaml`) lists the VPS plans a host
-may name as its `plan`; a host may instead (or on top, overriding the plan's figures) give
-its own `cpus`, `memoryMb`, `diskGb` and `monthlyPrice`. `webstack:capacity` holds what the
+Pure: no Pulumi import. The catalogue (`components/capacity/plans.yaml`) lists the VPS plans
+a host may name as its `plan`; a host may instead (or on top, overriding the plan's figures)
+give its own `cpus`, `memoryMb`, `diskGb` and `monthlyPrice`. `webstack:capacity` holds what the
 check and the cost report need besides: the reserve for the OS and Docker, how far CPU
 limits may exceed the CPUs, the size of a database dump, the currency and the budget.
-What is placed on each host, and whether it fits, is computed in `components/capacity.py`.
+What is placed on each host, and whether it fits, is computed in `components.capacity`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "plans.yaml"
+CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "capacity" / "plans.yaml"
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]  # ISO 4217
@@ -80,7 +80,7 @@ def plan_problem(plan: str) -> str | None:
     """Why a host's `plan` is not usable (None: it is in the catalogue)."""
     if plan in load_catalogue().plans:
         return None
-    return f"plan {plan!r} is not in the catalogue (components/plans.yaml); allowed: {', '.join(plan_names())}"
+    return f"plan {plan!r} is not in the catalogue (components/capacity/plans.yaml); allowed: {', '.join(plan_names())}"
 
 
 class SizedHost(Protocol):

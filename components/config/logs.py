@@ -10,7 +10,7 @@ alert rules beside the store and sends what fires to the stack's Alertmanager.
 misread: a whole number and a unit, `h` (at least 24), `d`, `w` or `y` (VictoriaLogs reads a
 bare number as months; it refuses less than a day). Checks that need the rest of the stack
 (the host must exist, the ports must not clash with the monitoring host's others) are in
-`logs_problems`, called by components/config.py with the key each problem names.
+`logs_problems`, called by components/config/checks.py with the key each problem names.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ owners are lowercase identifiers that need no quoting anywhere (the renderers qu
 SQL all the same). The program's own roles (`postgres`, `replicator`, `exporter`) are
 reserved. Checks that need the rest of the stack (hosts that must exist, ports that must not
 clash, services asking for a database) are in `postgres_problems`, called by
-components/config.py with the key each problem names.
+components/config/checks.py with the key each problem names.
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ def postgres_problems(
     """(key under webstack:, detail) for what the model alone cannot see.
 
     `taken_ports`: per host name, the host ports other parts of the stack use there.
-    Host names that must exist are checked with the other keys' in components/config.py.
+    Host names that must exist are checked with the other keys' in components/config/checks.py.
     """
     problems: list[tuple[str, str]] = []
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from components.config.model import ConfigError, placeholder_secret
+from components.config.base import ConfigError
+from components.config.load import placeholder_secret
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -36,8 +36,9 @@ import pytest
 
 from components.backup_job import SCRIPTS as BACKUP_SCRIPTS
 from components.backup_job import START as BACKUP_START
-from components.config import RetentionConfig, StackConfig, load_stack_config
+from components.config import RetentionConfig, StackConfig
 from components.config.stackfile import read_stack_file
+from components.load import load_stack_config
 from components.nginx_edge import CONTAINER_CONF_DIR, EXPORTER_PORT, STATUS_PORT
 from components.redis_cache import CONF as REDIS_CONF
 from components.redis_cache import EXPORTER_PORT as REDIS_EXPORTER_PORT

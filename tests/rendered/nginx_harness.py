@@ -28,8 +28,9 @@ from typing import Any
 
 import pytest
 
-from components.config import StackConfig, load_stack_config
+from components.config import StackConfig
 from components.config.stackfile import read_stack_file
+from components.load import load_stack_config
 from components.render.nginx import NginxRuntime, edge_spec, render_nginx_conf
 
 from .nginx_upstream import UpstreamProcess

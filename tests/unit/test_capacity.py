@@ -23,9 +23,10 @@ from components.capacity import (
     prometheus_disk_gb,
     render_text,
 )
-from components.config import ConfigError, StackConfig, load_stack_config
+from components.config import ConfigError, StackConfig
 from components.config.capacity import CatalogueError, load_catalogue
 from components.config.stackfile import PROJECT_DIR, read_stack_file
+from components.load import load_stack_config
 from tools.capacity import main as capacity_main
 from tools.capacity import markdown
 from tools.offline import Declared, run_offline, run_program

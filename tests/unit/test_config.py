@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, load_stack_config
+from components.config import ConfigError
 from components.config.stackfile import read_stack_file, stack_names
 from components.config.values import image_is_pinned
+from components.load import load_stack_config
 
 Mutation = Callable[[dict[str, Any]], None]
 

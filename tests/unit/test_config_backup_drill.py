@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, StackConfig, load_stack_config
+from components.config import ConfigError, StackConfig
 from components.config.backup_drill import DEFAULT_DRILL_SCHEDULE, DrillConfig, longest_gap_minutes
 from components.config.stackfile import read_stack_file
+from components.load import load_stack_config
 from components.render.backup import BackupSpec
 from components.render.backup_drill import DrillSpec, render_drill_script
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError, StackConfig, load_stack_config
+from components.config import ConfigError, StackConfig
 from components.config.logs import LOG_STORE_PORT, VMALERT_PORT, LogAlerts, LogsConfig, retention_hours
 from components.config.stackfile import read_stack_file
+from components.load import load_stack_config
 from components.render.logs import (
     DOCKER_LOG_OPTS,
     STREAM_FIELDS,

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from components.config import RESERVED_HOST_PORTS, ConfigError, load_stack_config
+from components.config import RESERVED_HOST_PORTS, ConfigError
 from components.config.postgres import PGBOUNCER_PORT, POSTGRES_EXPORTER_PORT, POSTGRES_PORT, size_kb
 from components.config.stackfile import read_stack_file
+from components.load import load_stack_config
 
 Mutation = Callable[[dict[str, Any]], None]
 

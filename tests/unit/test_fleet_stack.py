@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from components.config import load_stack_config
+from components.load import load_stack_config
 from tools.fleet_stack import (
     FLEET_DIFFERENCES,
     FLEET_STACK,

@@ -17,8 +17,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.config import ConfigError, load_stack_config
+from components.config import ConfigError
 from components.config.stackfile import read_stack_file
+from components.load import load_stack_config
 from components.outputs import CONTRACT, HOST_KEYS, SERVICE_KEYS
 from components.render import kubernetes as manifests
 from components.render.monitoring import render_alert_rules
