@@ -355,7 +355,7 @@ def production_monitoring(args: StackValidationArgs, report_violation: ReportVio
     environment = _env_of(resources, cfg.get("environment"))
     if environment not in cfg["environments"]:
         return
-    fix = "fix: keep MonitoringStack in the stack with its rendered alert rules (components/render/monitoring.py)."
+    fix = "fix: keep MonitoringStack in the stack with its rendered alert rules (components/render/monitoring/)."
     if not any(r.resource_type == MONITORING_STACK for r, _ in resources):
         report_violation(f"{environment}: the stack declares no MonitoringStack, so nothing alerts; {fix}", None)
         return
