@@ -7,8 +7,8 @@ from pulumi.runtime import config as runtime_config
 
 from components.config import ConfigError
 from components.config.capacity import CatalogueError
-from components.config.images import IMAGE_SOURCE_ENV, apply_image_source
-from components.load import load_stack_config
+from components.config.images import IMAGE_SOURCE_ENV
+from components.load import apply_image_source, load_stack_config
 from components.stack import build_stack
 
 stack = pulumi.get_stack()

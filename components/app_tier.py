@@ -25,19 +25,25 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.config import Platform, ServiceConfig, StackConfig
+from components.config import EdgeConfig, ServiceConfig
 from components.render import kubernetes as manifests
-from components.targets.cluster import KubernetesCluster
+from components.targets import Hosts, KubernetesCluster
 from components.targets.containers import Endpoint, container_defaults, endpoint, env_list, http_healthcheck
 from components.targets.vps_host import VpsHost
 
 
 @dataclass
 class AppTierArgs:
-    config: StackConfig
+    services: dict[str, ServiceConfig]
+    environment: str
     stack: str
-    hosts: dict[str, VpsHost]
-    platform: Platform
+    # The hosts by name (platform docker) or the cluster (platform kubernetes).
+    target: Hosts | KubernetesCluster
+    # The values of the secret config keys the services' `secretEnv` names ({config: KEY}).
+    config_secrets: dict[str, str] = field(default_factory=dict)
+    # Platform kubernetes: the edge's names, rates and body size, for the services' Ingresses.
+    edge: EdgeConfig | None = None
+    server_names: list[str] = field(default_factory=list)
     # The Redis URL as a given host reaches it (secret), for services that use Redis.
     redis_url_for: Callable[[str], pulumi.Output[str]] | None = None
     # The Sentinels (address:port) and the name they watch: such services follow a failover
@@ -47,8 +53,6 @@ class AppTierArgs:
     # A URL of webstack:postgres (secret) as a container on a host reaches it: (host name,
     # primary|replica, database name or None for the first), for `{database: ...}` secret env.
     database_url_for: Callable[[str, Literal["primary", "replica"], str | None], pulumi.Output[str]] | None = None
-    # Platform kubernetes: the cluster (provider, namespace) the objects go to.
-    cluster: KubernetesCluster | None = None
 
 
 class AppTier(pulumi.ComponentResource):
@@ -61,18 +65,13 @@ class AppTier(pulumi.ComponentResource):
         self.replicas, self.metrics, self.containers = {}, {}, {}
         # Platform kubernetes: each service's address in the cluster (its Service).
         self.service_addresses: dict[str, str] = {}
-        for service_name, service in sorted(args.config.services.items()):
-            if args.platform == "docker":
-                self._docker(name, service_name, service, args)
+        for service_name, service in sorted(args.services.items()):
+            if isinstance(args.target, KubernetesCluster):
+                self._kubernetes(name, service_name, service, args, args.target)
             else:
-                self._kubernetes(name, service_name, service, args)
+                self._docker(name, service_name, service, args, args.target)
         self.register_outputs(
-            {
-                "services": {
-                    s: {"image": c.image, "replicas": c.replicas, "path": c.path}
-                    for s, c in args.config.services.items()
-                }
-            }
+            {"services": {s: {"image": c.image, "replicas": c.replicas, "path": c.path} for s, c in args.services.items()}}
         )
 
     def upstreams_from(self, host: str) -> pulumi.Output[dict[str, list[str]]]:
@@ -124,16 +123,17 @@ class AppTier(pulumi.ComponentResource):
                 )
                 generated[env_name] = pulumi.Output.secret(password.result)
         configured = {
-            env_name: pulumi.Output.secret(args.config.secret(ref.config) or "")
+            env_name: pulumi.Output.secret(args.config_secrets.get(ref.config) or "")
             for env_name, ref in service.secret_env.items()
             if ref.config is not None
         }
         return {**configured, **generated}
 
-    def _kubernetes(self, name: str, service_name: str, service: ServiceConfig, args: AppTierArgs) -> None:
-        cluster = args.cluster
-        assert cluster is not None, "platform kubernetes: AppTier needs the cluster"
-        cfg, k8s_cfg, target = args.config, cluster.config, cluster.target
+    def _kubernetes(
+        self, name: str, service_name: str, service: ServiceConfig, args: AppTierArgs, cluster: KubernetesCluster
+    ) -> None:
+        assert args.edge is not None, "platform kubernetes: AppTier needs the edge's settings for its Ingresses"
+        edge_cfg, k8s_cfg, target = args.edge, cluster.config, cluster.target
         base = f"{name}-{service_name}"
         secret_env = self._secret_env(base, service, args)
         if service.uses_redis and args.redis_url_for is not None:
@@ -142,7 +142,7 @@ class AppTier(pulumi.ComponentResource):
         app = manifests.AppSpec(
             name=service_name,
             service=service,
-            environment=cfg.environment,
+            environment=args.environment,
             secret_name=secret_name,
             secret_keys=tuple(sorted(secret_env)),
             annotations_scrape=not k8s_cfg.service_monitor,
@@ -187,12 +187,12 @@ class AppTier(pulumi.ComponentResource):
         )
 
         edge = manifests.IngressSpec(
-            hosts=tuple(cfg.server_names),
+            hosts=tuple(args.server_names),
             ingress_class=k8s_cfg.ingress_class,
             tls_secret=k8s_cfg.tls_secret,
-            client_max_body_mb=cfg.edge.client_max_body_mb,
+            client_max_body_mb=edge_cfg.client_max_body_mb,
         )
-        rate = cfg.edge.api_rate if service.kind == "api" else cfg.edge.frontend_rate
+        rate = edge_cfg.api_rate if service.kind == "api" else edge_cfg.frontend_rate
         cluster.declare(
             f"{base}-ingress",
             manifests.app_ingress(
@@ -216,21 +216,21 @@ class AppTier(pulumi.ComponentResource):
                     service_name,
                     "http",
                     [(path, "Exact") for path in service.login_paths],
-                    cfg.edge.login_rate,
+                    edge_cfg.login_rate,
                     edge,
                 ),
                 parent=self,
             )
         self.service_addresses[service_name] = f"{target.service_dns(service_name)}:{service.port}"
 
-    def _docker(self, name: str, service_name: str, service: ServiceConfig, args: AppTierArgs) -> None:
+    def _docker(self, name: str, service_name: str, service: ServiceConfig, args: AppTierArgs, hosts: Hosts) -> None:
         base = f"{name}-{service_name}"
         secrets = self._secret_env(base, service, args)
 
         images: dict[str, docker.RemoteImage] = {}
         self.replicas[service_name], self.metrics[service_name], self.containers[service_name] = [], [], []
         for index in range(service.replicas):
-            host = args.hosts[service.hosts[index % len(service.hosts)]]
+            host = hosts[service.hosts[index % len(service.hosts)]]
             if host.name not in images:
                 images[host.name] = docker.RemoteImage(
                     f"{base}-image-{host.name}",
@@ -257,7 +257,7 @@ class AppTier(pulumi.ComponentResource):
                 "PORT": str(service.port),
                 "WEBSTACK_SERVICE": service_name,
                 "WEBSTACK_REPLICA": replica,
-                "WEBSTACK_ENVIRONMENT": args.config.environment,
+                "WEBSTACK_ENVIRONMENT": args.environment,
                 **sentinel_env,
             }
             envs = env_list(plain_env, secret_env)

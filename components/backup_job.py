@@ -25,11 +25,11 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.capacity import BACKUP, RESTIC_CACHE_GB
-from components.config import Platform, StackConfig
+from components.config import BackupConfig
 from components.render import kubernetes as manifests
 from components.render.backup import BackupSpec, render_backup_script, render_restore_script
 from components.render.backup_drill import DrillSpec, drill_crontab_line, render_drill_env_names, render_drill_script
-from components.targets.cluster import KubernetesCluster
+from components.targets import KubernetesCluster
 from components.targets.containers import command_healthcheck, container_defaults, env_list, uploads
 from components.targets.vps_host import VpsHost
 
@@ -41,12 +41,31 @@ ENV_FILE = "/run/webstack-backup.env"  # the container's env, for crond's jobs a
 START = f"umask 077 && export -p > {ENV_FILE} && exec busybox crond -f -l 8 -c {SCRIPTS}/crontabs"
 
 
+@dataclass(frozen=True)
+class BackupSecrets:
+    """The secret config values the backup reads (None: not set)."""
+
+    password: str | None = None  # backupPassword; None: generated (local only, validated)
+    database_url: str | None = None  # databaseUrl: a database the stack does not run
+    access_key_id: str | None = None  # backupAccessKeyId (s3: repositories)
+    secret_access_key: str | None = None  # backupSecretAccessKey
+    ssh_key: str | None = None  # backupSshKey (sftp: repositories)
+
+
 @dataclass
 class BackupJobArgs:
-    config: StackConfig
+    backup: BackupConfig
     stack: str
-    hosts: dict[str, VpsHost]
-    platform: Platform
+    # The backup host (platform docker) or the cluster (platform kubernetes).
+    target: VpsHost | KubernetesCluster
+    image: str
+    secrets: BackupSecrets
+    # A repository on the host (not offsite) is kept on `pulumi destroy` (production).
+    protect_repository: bool = False
+    # What a restore drill may have to hold in scratch space: the Redis data set at most
+    # (maxmemory) and a database dump as capacity counts one.
+    redis_maxmemory_mb: int = 0
+    database_dump_gb: int = 0
     # Redis as the backup host reaches it ("host:port") and its password.
     redis_address: str | None = None
     redis_password: pulumi.Input[str] | None = None
@@ -58,8 +77,7 @@ class BackupJobArgs:
     # backup.database postgres with webstack:postgres: its URL from the backup host (secret);
     # None: the `databaseUrl` secret (a database the stack does not run).
     database_url: pulumi.Input[str] | None = None
-    # Platform kubernetes: the cluster, and the Pushgateway (host:port) for the freshness metrics.
-    cluster: KubernetesCluster | None = None
+    # Platform kubernetes: the Pushgateway (host:port) for the freshness metrics.
     pushgateway: str | None = None
 
 
@@ -73,14 +91,14 @@ class BackupJob(pulumi.ComponentResource):
         self.drill_command: str | None = None
         self.drill_records_command: str | None = None
         self._repository_password(name, args)
-        if args.platform == "docker":
-            self._docker(name, args)
+        if isinstance(args.target, KubernetesCluster):
+            self._kubernetes(name, args, args.target)
         else:
-            self._kubernetes(name, args)
+            self._docker(name, args, args.target)
         self.register_outputs(
             {
-                "repository": args.config.backup.repository,
-                "schedule": args.config.backup.schedule,
+                "repository": args.backup.repository,
+                "schedule": args.backup.schedule,
                 "restoreCommand": self.restore_command,
                 "runNowCommand": self.run_now_command,
                 "drillCommand": self.drill_command,
@@ -89,8 +107,7 @@ class BackupJob(pulumi.ComponentResource):
         )
 
     def _repository_password(self, name: str, args: BackupJobArgs) -> None:
-        cfg = args.config
-        configured = cfg.secret("backupPassword")
+        configured = args.secrets.password
         if configured is not None:
             self.repository_password = pulumi.Output.secret(configured)
         else:  # local only: config validation requires backupPassword elsewhere
@@ -104,7 +121,7 @@ class BackupJob(pulumi.ComponentResource):
 
     def _secret_env(self, args: BackupJobArgs, spec: BackupSpec) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
         """The runner's plain and secret environment (what backup.sh and restore.sh read)."""
-        cfg, backup = args.config, args.config.backup
+        backup, secrets = args.backup, args.secrets
         secret_env: dict[str, pulumi.Input[str]] = {"RESTIC_PASSWORD": self.repository_password}
         plain_env = {"RESTIC_REPOSITORY": backup.repository, "TZ": "UTC"}
         if spec.redis and args.redis_address and args.redis_password is not None:
@@ -117,21 +134,18 @@ class BackupJob(pulumi.ComponentResource):
                 }
             secret_env["REDISCLI_AUTH"] = args.redis_password
         if backup.database != "none":
-            url = args.database_url if args.database_url is not None else cfg.secret("databaseUrl") or ""
+            url = args.database_url if args.database_url is not None else secrets.database_url or ""
             secret_env["DATABASE_URL"] = pulumi.Output.secret(url)
         if backup.repository.startswith("s3:"):
-            secret_env["AWS_ACCESS_KEY_ID"] = pulumi.Output.secret(cfg.secret("backupAccessKeyId") or "")
-            secret_env["AWS_SECRET_ACCESS_KEY"] = pulumi.Output.secret(cfg.secret("backupSecretAccessKey") or "")
+            secret_env["AWS_ACCESS_KEY_ID"] = pulumi.Output.secret(secrets.access_key_id or "")
+            secret_env["AWS_SECRET_ACCESS_KEY"] = pulumi.Output.secret(secrets.secret_access_key or "")
         if backup.repository.startswith("sftp:"):
-            secret_env["RESTIC_SFTP_KEY"] = pulumi.Output.secret(cfg.secret("backupSshKey") or "")
+            secret_env["RESTIC_SFTP_KEY"] = pulumi.Output.secret(secrets.ssh_key or "")
         return plain_env, secret_env
 
-    def _kubernetes(self, name: str, args: BackupJobArgs) -> None:
-        cluster = args.cluster
-        assert cluster is not None and args.pushgateway is not None, (
-            "platform kubernetes: the cluster and a Pushgateway"
-        )
-        cfg, backup, k8s_cfg, target = args.config, args.config.backup, cluster.config, cluster.target
+    def _kubernetes(self, name: str, args: BackupJobArgs, cluster: KubernetesCluster) -> None:
+        assert args.pushgateway is not None, "platform kubernetes: the backup needs a Pushgateway"
+        backup, k8s_cfg, target = args.backup, cluster.config, cluster.target
         spec = BackupSpec(
             stack=args.stack,
             repository=backup.repository,
@@ -148,7 +162,9 @@ class BackupJob(pulumi.ComponentResource):
         scripts = {"backup.sh": render_backup_script(spec), "restore.sh": render_restore_script(spec)}
         # Restore drills: drill.sh in the same ConfigMap, run by a CronJob of its own (below).
         drill = (
-            DrillSpec.from_config(replace(spec, work_dir=manifests.DRILL_WORK), backup.drill) if cfg.drills else None
+            DrillSpec.from_config(replace(spec, work_dir=manifests.DRILL_WORK), backup.drill)
+            if backup.drill.effective(backup.enabled)
+            else None
         )
         if drill is not None:
             scripts["drill.sh"] = render_drill_script(drill)
@@ -167,7 +183,7 @@ class BackupJob(pulumi.ComponentResource):
             parent=self,
         )
         pod = manifests.BackupPodSpec(
-            image=cfg.images.backup,
+            image=args.image,
             plain_env=plain_env,
             secret_name="backup-env",
             secret_keys=tuple(sorted(secret_env)),
@@ -195,11 +211,11 @@ class BackupJob(pulumi.ComponentResource):
         # of its own between runs and pushed to the Pushgateway, the records in the repository.
         names = set(render_drill_env_names(drill))
         largest_mb = max(
-            cfg.redis.maxmemory_mb if drill.redis else 0,  # the RDB file, at most the data set
-            cfg.capacity.database_dump_gb * 1024 if drill.database else 0,  # as capacity counts a dump
+            args.redis_maxmemory_mb if drill.redis else 0,  # the RDB file, at most the data set
+            args.database_dump_gb * 1024 if drill.database else 0,  # as capacity counts a dump
         )
         drill_pod = manifests.DrillPodSpec(
-            image=cfg.images.backup,
+            image=args.image,
             plain_env={k: v for k, v in plain_env.items() if not k.startswith("REDIS") or k in names},
             secret_name="backup-env",
             secret_keys=tuple(sorted(k for k in secret_env if k in names)),
@@ -210,7 +226,7 @@ class BackupJob(pulumi.ComponentResource):
             reads_live_redis=drill.redis,
             scratch_mb=largest_mb + drill.scratch_min_mb + round(RESTIC_CACHE_GB * 1024),
             # the scratch redis-server holds the restored data set beside restic
-            memory_mb=BACKUP.memory_mb + (cfg.redis.maxmemory_mb if drill.redis else 0),
+            memory_mb=BACKUP.memory_mb + (args.redis_maxmemory_mb if drill.redis else 0),
             scripts_checksum=manifests.checksum(*scripts.values()),
         )
         drill_claim = cluster.declare(
@@ -229,10 +245,8 @@ class BackupJob(pulumi.ComponentResource):
             target, "backup-drill", drill_pod, context=k8s_cfg.context
         )
 
-    def _docker(self, name: str, args: BackupJobArgs) -> None:
-        cfg, backup = args.config, args.config.backup
-        assert backup.host is not None
-        host = args.hosts[backup.host]
+    def _docker(self, name: str, args: BackupJobArgs, host: VpsHost) -> None:
+        backup = args.backup
         volumes = args.volumes or {}
         spec = BackupSpec(
             stack=args.stack,
@@ -246,7 +260,7 @@ class BackupJob(pulumi.ComponentResource):
         )
         crontab = f"{backup.schedule} . {ENV_FILE} && {SCRIPTS}/backup.sh >> /proc/1/fd/1 2>&1\n"
         plain_env, secret_env = self._secret_env(args, spec)
-        drill = DrillSpec.from_config(spec, backup.drill) if cfg.drills else None
+        drill = DrillSpec.from_config(spec, backup.drill) if backup.drill.effective(backup.enabled) else None
         scripts = {
             f"{SCRIPTS}/backup.sh": render_backup_script(spec),
             f"{SCRIPTS}/restore.sh": render_restore_script(spec),
@@ -273,13 +287,13 @@ class BackupJob(pulumi.ComponentResource):
             repo = docker.Volume(
                 f"{name}-repository",
                 name=f"webstack-{args.stack}-backup-repository",
-                opts=pulumi.ResourceOptions(parent=self, provider=host.docker, protect=cfg.environment == "production"),
+                opts=pulumi.ResourceOptions(parent=self, provider=host.docker, protect=args.protect_repository),
             )
             mounts.append(docker.ContainerVolumeArgs(volume_name=repo.name, container_path=backup.repository))
 
         image = docker.RemoteImage(
             f"{name}-image",
-            name=cfg.images.backup,
+            name=args.image,
             keep_locally=True,
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker),
         )

@@ -9,7 +9,7 @@ import ipaddress
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from components.config import StackConfig
+from components.config import DnsConfig
 
 
 def cloudflare_provider(
@@ -32,18 +32,20 @@ def record_type(address: str) -> str:
 
 def cloudflare_front(
     name: str,
-    cfg: StackConfig,
+    dns: DnsConfig,
     *,
+    domain: str,
+    api_paths: list[str],
     address: str,
     parent: pulumi.Resource,
     provider: cloudflare.Provider | None,
 ) -> list[cloudflare.DnsRecord]:
     """The records, zone settings and rate-limit ruleset; returns the records."""
-    zone_id = cfg.dns.zone_id or ""
+    zone_id = dns.zone_id or ""
     cf = pulumi.ResourceOptions(parent=parent, provider=provider)
     records = []
-    for record in cfg.dns.records:
-        fqdn = cfg.domain if record == "@" else f"{record}.{cfg.domain}"
+    for record in dns.records:
+        fqdn = domain if record == "@" else f"{record}.{domain}"
         records.append(
             cloudflare.DnsRecord(
                 f"{name}-dns-{record.replace('@', 'apex')}",
@@ -51,7 +53,7 @@ def cloudflare_front(
                 name=fqdn,
                 type=record_type(address),
                 content=address,
-                proxied=cfg.dns.proxied,
+                proxied=dns.proxied,
                 ttl=1,
                 comment="managed by webstack",
                 opts=cf,
@@ -62,8 +64,7 @@ def cloudflare_front(
         cloudflare.ZoneSetting(
             f"{name}-zone-{setting.replace('_', '-')}", zone_id=zone_id, setting_id=setting, value=value, opts=cf
         )
-    api_paths = sorted(s.path for s in cfg.services.values() if s.kind == "api")
-    expression = " or ".join(f'starts_with(http.request.uri.path, "{p}")' for p in api_paths) or "true"
+    expression = " or ".join(f'starts_with(http.request.uri.path, "{p}")' for p in sorted(api_paths)) or "true"
     cloudflare.Ruleset(
         f"{name}-ratelimit",
         zone_id=zone_id,
@@ -80,7 +81,7 @@ def cloudflare_front(
                 ratelimit=cloudflare.RulesetRuleRatelimitArgs(
                     characteristics=["cf.colo.id", "ip.src"],
                     period=60,
-                    requests_per_period=cfg.dns.rate_limit_per_minute,
+                    requests_per_period=dns.rate_limit_per_minute,
                     mitigation_timeout=600,
                 ),
             )

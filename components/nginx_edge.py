@@ -19,29 +19,45 @@ import pulumi_docker as docker
 
 from components.capacity import EDGE
 from components.cloudflare_front import cloudflare_front, cloudflare_provider
-from components.config import Platform, StackConfig
+from components.config import DnsConfig, EdgeConfig, ServiceConfig
 from components.render.nginx import edge_spec, render_nginx_conf
 from components.render.tls import render_csr_script, render_install_cert_script, render_self_signed_script
+from components.targets import KubernetesCluster, VpsHost
 from components.targets.containers import Endpoint, command_healthcheck, container_defaults, exporter
-from components.targets.vps_host import VpsHost
 
 CONTAINER_CONF_DIR = "/etc/nginx/webstack"
 STATUS_PORT = 8081
 EXPORTER_PORT = 9113
 
 
+@dataclass(frozen=True)
+class Site:
+    """What the edge serves and the names it answers to (render.nginx.Site, and the DNS)."""
+
+    edge: EdgeConfig
+    services: dict[str, ServiceConfig]
+    server_names: list[str]
+    domain: str
+    dns: DnsConfig
+
+
 @dataclass
 class NginxEdgeArgs:
-    config: StackConfig
+    site: Site
     stack: str
-    host: VpsHost | None
+    # The edge host (platform docker) or the cluster whose ingress controller is the edge.
+    target: VpsHost | KubernetesCluster
+    image: str
+    exporter_image: str
     # Service name -> its replicas' addresses as the edge host reaches them (docker).
-    upstreams: pulumi.Input[dict[str, list[str]]] | None
+    upstreams: pulumi.Input[dict[str, list[str]]] | None = None
     cloudflare_api_token: pulumi.Input[str] | None = None
     # The replicas' current addresses (docker): a change reloads nginx, which resolves the
     # upstream names again.
     upstream_addresses: pulumi.Input[list[str]] | None = None
-    platform: Platform = "docker"
+    # edge.certificate `provided`: the secret PEM certificate and key.
+    tls_certificate: str | None = None
+    tls_private_key: str | None = None
 
 
 class NginxEdge(pulumi.ComponentResource):
@@ -53,49 +69,56 @@ class NginxEdge(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NginxEdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:edge:NginxEdge", name, None, opts)
-        cfg = args.config
-        names = cfg.server_names
-        if args.platform == "docker":
-            self._docker(name, args)
+        site = args.site
+        outputs: dict[str, pulumi.Input[object]] = {}
+        if isinstance(args.target, KubernetesCluster):
+            self._kubernetes(name, args, args.target)
         else:
-            self._kubernetes(name, args)
-        self.dns_records = []
-        if cfg.dns.enabled:
-            self.dns_records = cloudflare_front(
-                name, cfg, address=self.public_address or "", parent=self, provider=self._cloudflare
-            )
-        self.url = f"https://{names[0]}" + ("" if self._https_port == 443 else f":{self._https_port}")
-        outputs: dict[str, pulumi.Input[object]] = {
-            "url": self.url,
-            "publicAddress": self.public_address,
-            "dnsRecords": [r.name for r in self.dns_records],
-        }
-        if args.platform == "docker":
+            self._docker(name, args, args.target)
             outputs["container"] = self.container.name
-        self.register_outputs(outputs)
-
-    def _kubernetes(self, name: str, args: NginxEdgeArgs) -> None:
-        """Cloudflare in front of the cluster's ingress controller (its load balancer)."""
-        cfg = args.config
-        self._cloudflare = (
-            cloudflare_provider(name, args.cloudflare_api_token, parent=self) if cfg.dns.enabled else None
+        self.dns_records = []
+        if site.dns.enabled:
+            api_paths = [s.path for s in site.services.values() if s.kind == "api"]
+            self.dns_records = cloudflare_front(
+                name,
+                site.dns,
+                domain=site.domain,
+                api_paths=api_paths,
+                address=self.public_address or "",
+                parent=self,
+                provider=self._cloudflare,
+            )
+        self.url = f"https://{site.server_names[0]}" + ("" if self._https_port == 443 else f":{self._https_port}")
+        self.register_outputs(
+            {
+                "url": self.url,
+                "publicAddress": self.public_address,
+                "dnsRecords": [r.name for r in self.dns_records],
+                **outputs,
+            }
         )
-        self.public_address = cfg.kubernetes.load_balancer_address if cfg.kubernetes else None
+
+    def _kubernetes(self, name: str, args: NginxEdgeArgs, cluster: KubernetesCluster) -> None:
+        """Cloudflare in front of the cluster's ingress controller (its load balancer)."""
+        self._cloudflare = (
+            cloudflare_provider(name, args.cloudflare_api_token, parent=self) if args.site.dns.enabled else None
+        )
+        self.public_address = cluster.config.load_balancer_address
         self._https_port = 443
 
-    def _docker(self, name: str, args: NginxEdgeArgs) -> None:
+    def _docker(self, name: str, args: NginxEdgeArgs, host: VpsHost) -> None:
         """nginx on the edge host, its certificate and its exporter."""
-        cfg, host = args.config, args.host
-        assert host is not None and args.upstreams is not None, "platform docker: the edge needs a host and upstreams"
-        edge = cfg.edge
-        names = cfg.server_names
+        assert args.upstreams is not None, "platform docker: the edge needs its upstreams"
+        site = args.site
+        edge = site.edge
+        names = site.server_names
         conf_dir = f"{host.config_root}/edge"
         tls_dir = f"{conf_dir}/tls"
         textfile_dir = f"{host.config_root}/textfile"
         on_host = pulumi.ResourceOptions(parent=self, provider=host.docker)
         self._cloudflare = (
             cloudflare_provider(name, args.cloudflare_api_token, parent=self)
-            if cfg.dns.enabled or edge.certificate == "cloudflare-origin"
+            if site.dns.enabled or edge.certificate == "cloudflare-origin"
             else None
         )
 
@@ -103,11 +126,11 @@ class NginxEdge(pulumi.ComponentResource):
         if edge.certificate == "self-signed":
             tls = host.run(f"{name}-tls", render_self_signed_script(tls_dir, names, textfile_dir), parent=self)
         elif edge.certificate == "provided":
-            certificate = cfg.secret("tlsCertificate") or ""
+            certificate = args.tls_certificate or ""
             key = host.write_file(
                 f"{name}-tls-key",
                 f"{tls_dir}/edge.key",
-                pulumi.Output.secret(cfg.secret("tlsPrivateKey") or ""),
+                pulumi.Output.secret(args.tls_private_key or ""),
                 parent=self,
                 mode="0600",
             )
@@ -140,7 +163,7 @@ class NginxEdge(pulumi.ComponentResource):
         self.nginx_conf = pulumi.Output.from_input(args.upstreams).apply(
             lambda servers: render_nginx_conf(
                 edge_spec(
-                    cfg,
+                    site,
                     servers,
                     certificate=f"{CONTAINER_CONF_DIR}/tls/edge.crt",
                     certificate_key=f"{CONTAINER_CONF_DIR}/tls/edge.key",
@@ -149,7 +172,7 @@ class NginxEdge(pulumi.ComponentResource):
         )
         conf_file = host.write_file(f"{name}-conf", f"{conf_dir}/nginx.conf", self.nginx_conf, parent=self)
 
-        image = docker.RemoteImage(f"{name}-image", name=cfg.images.nginx, keep_locally=True, opts=on_host)
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=on_host)
         self.container = docker.Container(
             f"{name}-nginx",
             name=self.container_name(args.stack),
@@ -186,7 +209,7 @@ class NginxEdge(pulumi.ComponentResource):
         )
 
         exporter_image = docker.RemoteImage(
-            f"{name}-exporter-image", name=cfg.images.nginx_exporter, keep_locally=True, opts=on_host
+            f"{name}-exporter-image", name=args.exporter_image, keep_locally=True, opts=on_host
         )
         self.exporter = exporter(
             f"{name}-exporter",

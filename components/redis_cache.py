@@ -19,7 +19,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.capacity import SENTINEL, redis_memory_mb
-from components.config import Platform, StackConfig
+from components.config import RedisConfig
 from components.render import kubernetes as manifests
 from components.render.redis import (
     REDIS_START,
@@ -30,7 +30,7 @@ from components.render.redis import (
     render_redis_conf,
     render_sentinel_conf,
 )
-from components.targets.cluster import KubernetesCluster
+from components.targets import Hosts, KubernetesCluster
 from components.targets.containers import Endpoint, command_healthcheck, container_defaults, env_list, exporter, uploads
 from components.targets.vps_host import VpsHost
 
@@ -41,11 +41,16 @@ CONF = "/etc/redis/redis.conf"
 
 @dataclass
 class RedisCacheArgs:
-    config: StackConfig
+    redis: RedisConfig
     stack: str
-    hosts: dict[str, VpsHost]
-    platform: Platform
-    cluster: KubernetesCluster | None = None
+    # The hosts by name (platform docker) or the cluster (platform kubernetes).
+    target: Hosts | KubernetesCluster
+    image: str
+    exporter_image: str
+    # Keep the data volumes on `pulumi destroy` (protectData, or production by default).
+    protect_data: bool
+    # The host the `url` output reaches Redis from (the monitoring host's view).
+    url_host: str
 
 
 class RedisCache(pulumi.ComponentResource):
@@ -58,7 +63,7 @@ class RedisCache(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RedisCacheArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:cache:RedisCache", name, None, opts)
-        cfg, redis = args.config, args.config.redis
+        redis = args.redis
         self.port = redis.port
         generated = random.RandomPassword(
             f"{name}-password",
@@ -77,17 +82,15 @@ class RedisCache(pulumi.ComponentResource):
             appendonly=redis.appendonly,
             appendfsync=redis.appendfsync,
         )
-        if args.platform == "docker":
-            self._docker(name, args, spec)
+        if isinstance(args.target, KubernetesCluster):
+            self._kubernetes(name, args, args.target, spec)
         else:
-            self._kubernetes(name, args, spec)
-        self.url = self.url_for(cfg.monitoring.host or "")
+            self._docker(name, args, args.target, spec)
+        self.url = self.url_for(args.url_host)
         self.register_outputs({"url": self.url, "host": self.host, "port": redis.port, "sentinels": self.sentinels})
 
-    def _kubernetes(self, name: str, args: RedisCacheArgs, spec: RedisSpec) -> None:
-        cluster = args.cluster
-        assert cluster is not None, "platform kubernetes: RedisCache needs the cluster"
-        cfg, target, k8s_cfg = args.config, cluster.target, cluster.config
+    def _kubernetes(self, name: str, args: RedisCacheArgs, cluster: KubernetesCluster, spec: RedisSpec) -> None:
+        target, k8s_cfg = cluster.target, cluster.config
         conf = render_redis_conf(spec)
         auth = cluster.declare(
             f"{name}-auth",
@@ -99,8 +102,8 @@ class RedisCache(pulumi.ComponentResource):
             f"{name}-config", manifests.config_map(target, "redis-config", "cache", {"redis.conf": conf}), parent=self
         )
         pod = manifests.RedisPodSpec(
-            image=cfg.images.redis,
-            exporter_image=cfg.images.redis_exporter,
+            image=args.image,
+            exporter_image=args.exporter_image,
             port=spec.port,
             maxmemory_mb=spec.maxmemory_mb,
             storage_gi=k8s_cfg.storage_gi.redis,
@@ -142,24 +145,23 @@ class RedisCache(pulumi.ComponentResource):
         self._service_address = f"{target.service_dns('redis')}:{spec.port}"
         self.host = target.service_dns("redis")
 
-    def _docker(self, name: str, args: RedisCacheArgs, spec: RedisSpec) -> None:
-        cfg, redis = args.config, args.config.redis
+    def _docker(self, name: str, args: RedisCacheArgs, hosts: Hosts, spec: RedisSpec) -> None:
+        redis = args.redis
         assert redis.host is not None
-        self._hosts = args.hosts
-        self._primary_host = args.hosts[redis.host]
+        self._primary_host = hosts[redis.host]
         self.host = redis.host
         self._images: dict[str, docker.RemoteImage] = {}
         # Every node asks the Sentinels who is primary before it starts (render.redis).
-        self._sentinel_addresses = [f"{args.hosts[h].internal_address}:{SENTINEL_PORT}" for h in redis.sentinel_hosts]
+        self._sentinel_addresses = [f"{hosts[h].internal_address}:{SENTINEL_PORT}" for h in redis.sentinel_hosts]
         self.primary = self._node(name, args, self._primary_host, "redis", spec)
         self.replica: docker.Container | None = None
         if redis.replica_host:
             replica_spec = RedisSpec(
                 **{**spec.__dict__, "replica_of": f"{self._primary_host.internal_address} {redis.port}"}
             )
-            self.replica = self._node(name, args, args.hosts[redis.replica_host], "redis-replica", replica_spec)
+            self.replica = self._node(name, args, hosts[redis.replica_host], "redis-replica", replica_spec)
         for host_name in redis.sentinel_hosts:
-            self._sentinel(name, args, args.hosts[host_name])
+            self._sentinel(name, args, hosts[host_name])
         self.sentinels = list(self._sentinel_addresses)
 
         host = self._primary_host
@@ -168,7 +170,7 @@ class RedisCache(pulumi.ComponentResource):
             host=host,
             stack=args.stack,
             service="redis-exporter",
-            image=self._image(name, host, cfg.images.redis_exporter).image_id,
+            image=self._image(name, host, args.exporter_image).image_id,
             port=EXPORTER_PORT,
             envs=env_list({"REDIS_ADDR": f"redis://redis:{redis.port}"}, {"REDIS_PASSWORD": self.password}),
             parent=self,
@@ -206,8 +208,7 @@ class RedisCache(pulumi.ComponentResource):
         return self._images[key]
 
     def _node(self, name: str, args: RedisCacheArgs, host: VpsHost, role: str, spec: RedisSpec) -> docker.Container:
-        cfg = args.config
-        protect = cfg.redis_protected
+        protect = args.protect_data
         volume = docker.Volume(
             f"{name}-{role}-data",
             name=f"webstack-{args.stack}-{role}-data",
@@ -221,7 +222,7 @@ class RedisCache(pulumi.ComponentResource):
         return docker.Container(
             f"{name}-{role}",
             name=f"webstack-{args.stack}-{role}",
-            image=self._image(name, host, cfg.images.redis).image_id,
+            image=self._image(name, host, args.image).image_id,
             command=[
                 "sh",
                 "-c",
@@ -241,23 +242,22 @@ class RedisCache(pulumi.ComponentResource):
             ),
             wait=True,
             wait_timeout=120,
-            **container_defaults(memory_mb=redis_memory_mb(cfg.redis.maxmemory_mb), stack=args.stack, service=role),
+            **container_defaults(memory_mb=redis_memory_mb(args.redis.maxmemory_mb), stack=args.stack, service=role),
             opts=pulumi.ResourceOptions(parent=self, provider=host.docker, delete_before_replace=True),
         )
 
     def _sentinel(self, name: str, args: RedisCacheArgs, host: VpsHost) -> docker.Container:
-        cfg = args.config
         conf = render_sentinel_conf(
             primary_address=self._primary_host.internal_address,
-            primary_port=cfg.redis.port,
-            quorum=cfg.redis.sentinel_quorum,
+            primary_port=args.redis.port,
+            quorum=args.redis.sentinel_quorum,
             port=SENTINEL_PORT,
         )
         conf += f"sentinel announce-ip {host.internal_address}\nsentinel announce-port {SENTINEL_PORT}\n"
         return docker.Container(
             f"{name}-sentinel-{host.name}",
             name=f"webstack-{args.stack}-redis-sentinel",
-            image=self._image(name, host, cfg.images.redis).image_id,
+            image=self._image(name, host, args.image).image_id,
             command=["sh", "-c", SENTINEL_START],
             envs=env_list({}, {"REDIS_PASSWORD": self.password}),
             uploads=uploads({"/etc/redis/sentinel.conf": conf}),

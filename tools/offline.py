@@ -21,9 +21,8 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config import StackConfig
-from components.config.images import apply_image_source
 from components.config.stackfile import PROJECT_DIR, read_stack_file
-from components.load import load_stack_config
+from components.load import apply_image_source, load_stack_config
 
 PROJECT = "webstack"
 

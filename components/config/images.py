@@ -10,12 +10,7 @@ the stack at them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from components.config.base import ConfigError, Model, Problem
-
-if TYPE_CHECKING:
-    from components.config.stack import StackConfig
+from components.config.base import Model
 
 
 class ImagesConfig(Model):
@@ -62,25 +57,3 @@ LOCAL_IMAGES: dict[str, str] = {
     "vmalert": f"{LOCAL_PREFIX}/vmalert:v1.151.0",
     "syslog_ng": f"{LOCAL_PREFIX}/syslog-ng:bookworm",
 }
-
-
-def apply_image_source(config: StackConfig, stack: str, source: str | None) -> StackConfig:
-    """The config with its images taken from `source` (None or "registry": unchanged)."""
-    if source in (None, "", "registry"):
-        return config
-    if source not in IMAGE_SOURCES:
-        allowed = ", ".join(repr(s) for s in IMAGE_SOURCES)
-        raise ConfigError(stack, [Problem(IMAGE_SOURCE_ENV, f"got {source!r}; allowed: {allowed}")])
-    if config.environment != "local":
-        raise ConfigError(
-            stack,
-            [
-                Problem(
-                    IMAGE_SOURCE_ENV,
-                    f"got {source!r} for a {config.environment} stack; allowed: 'local' only on the local stack",
-                )
-            ],
-        )
-    images = ImagesConfig.model_validate({**config.images.model_dump(), **LOCAL_IMAGES})
-    monitoring = config.monitoring.model_copy(update={"grafana": False})
-    return config.model_copy(update={"images": images, "monitoring": monitoring})

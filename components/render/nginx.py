@@ -8,12 +8,13 @@ the same structure back with crossplane.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import crossplane
 
-from components.config import StackConfig
+from components.config import EdgeConfig, ServiceConfig
 
 # Cloudflare's published edge ranges (https://www.cloudflare.com/ips/, read 2026-11).
 CLOUDFLARE_RANGES: tuple[str, ...] = (
@@ -167,8 +168,20 @@ def security_headers(hsts_max_age: int) -> list[tuple[str, str]]:
     ]
 
 
+class Site(Protocol):
+    """What the edge serves: its settings, the services behind it, the names it answers to
+    (a StackConfig is one; the edge component passes its own slice)."""
+
+    @property
+    def edge(self) -> EdgeConfig: ...
+    @property
+    def services(self) -> Mapping[str, ServiceConfig]: ...
+    @property
+    def server_names(self) -> list[str]: ...
+
+
 def edge_spec(
-    config: StackConfig,
+    config: Site,
     servers: dict[str, list[str]],
     *,
     certificate: str = "/etc/nginx/tls/edge.crt",

@@ -10,12 +10,13 @@ from typing import Any
 import pulumi
 
 from components.app_tier import AppTier, AppTierArgs
-from components.backup_job import BackupJob, BackupJobArgs
-from components.config import StackConfig, load_stack_config
+from components.backup_job import BackupJob, BackupJobArgs, BackupSecrets
+from components.config import StackConfig
 from components.config.registry import RegistryConfig
 from components.config.stackfile import read_stack_file
-from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
-from components.nginx_edge import NginxEdge, NginxEdgeArgs
+from components.load import load_stack_config
+from components.monitoring import MonitoringStack, MonitoringStackArgs
+from components.nginx_edge import NginxEdge, NginxEdgeArgs, Site
 from components.redis_cache import RedisCache, RedisCacheArgs
 from components.targets.ssh_identity import SshIdentity
 from components.targets.vps_host import VpsHost, VpsHostArgs
@@ -46,10 +47,11 @@ def _backup_job(
     return BackupJob(
         "backup",
         BackupJobArgs(
-            config=config,
+            backup=config.backup,
             stack=stack,
-            hosts=hosts,
-            platform="docker",
+            target=hosts[config.backup.host or ""],
+            image=config.images.backup,
+            secrets=BackupSecrets(),
             redis_address="redis:6379",
             redis_password=pulumi.Output.secret("pw-0123456789abcdef"),
             volumes=volumes,
@@ -145,9 +147,17 @@ def test_nginx_edge_alone() -> None:
         edge = NginxEdge(
             "edge",
             NginxEdgeArgs(
-                config=config,
+                site=Site(
+                    edge=config.edge,
+                    services=config.services,
+                    server_names=config.server_names,
+                    domain=config.domain,
+                    dns=config.dns,
+                ),
                 stack="local",
-                host=hosts["local"],
+                target=hosts["local"],
+                image=config.images.nginx,
+                exporter_image=config.images.nginx_exporter,
                 upstreams={"backend": ["b-0:8000"], "frontend": ["f-0:8000"]},
             ),
         )
@@ -174,7 +184,15 @@ def test_redis_cache_alone() -> None:
     def program() -> Any:
         redis = RedisCache(
             "redis",
-            RedisCacheArgs(config=config, stack="production", hosts=_hosts(config, "production"), platform="docker"),
+            RedisCacheArgs(
+                redis=config.redis,
+                stack="production",
+                target=_hosts(config, "production"),
+                image=config.images.redis,
+                exporter_image=config.images.redis_exporter,
+                protect_data=True,
+                url_host="monitor-1",
+            ),
         )
         return {"url": redis.url, "from-app": redis.url_for("app-1"), "on-host": redis.url_for("data-1")}
 
@@ -200,10 +218,11 @@ def test_app_tier_alone_spreads_replicas() -> None:
         app = AppTier(
             "app",
             AppTierArgs(
-                config=config,
+                services=config.services,
+                environment=config.environment,
                 stack="production",
-                hosts=_hosts(config, "production"),
-                platform="docker",
+                target=_hosts(config, "production"),
+                config_secrets={"razorpayKeySecret": "rzp-secret", "resendApiKey": "re-key"},
                 redis_url_for=lambda host: pulumi.Output.secret(f"redis://:pw-0123456789abcdef@{host}:6379/0"),
             ),
         )
@@ -235,7 +254,15 @@ def test_monitoring_and_backup_alone() -> None:
     def program() -> Any:
         hosts = _hosts(config, "local")
         monitoring = MonitoringStack(
-            "monitoring", MonitoringStackArgs(config=config, stack="local", hosts=hosts, platform="docker")
+            "monitoring",
+            MonitoringStackArgs(
+                monitoring=config.monitoring,
+                environment=config.environment,
+                stack="local",
+                target=hosts,
+                images=config.images,
+                backups=True,
+            ),
         )
         backup = _backup_job(config, "local", hosts, {v: monitoring.volumes[v].name for v in config.backup.volumes})
         return {

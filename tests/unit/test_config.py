@@ -335,9 +335,9 @@ def test_replicas_are_published_on_fixed_ports_that_name_their_replica() -> None
 
 
 def test_reserved_host_ports_are_the_components_ports() -> None:
-    from components import monitoring_stack, nginx_edge, redis_cache
+    from components import monitoring, nginx_edge, redis_cache
     from components.config import RESERVED_HOST_PORTS
 
-    used = {monitoring_stack.NODE_EXPORTER_PORT, nginx_edge.EXPORTER_PORT, redis_cache.EXPORTER_PORT}
+    used = {monitoring.NODE_EXPORTER_PORT, nginx_edge.EXPORTER_PORT, redis_cache.EXPORTER_PORT}
     used |= {redis_cache.SENTINEL_PORT, _load("production").redis.port}
     assert used <= set(RESERVED_HOST_PORTS)

@@ -1,9 +1,12 @@
-"""The tree's layout: the config package stands alone, and its files stay small."""
+"""The tree's layout (docs/layout.md): the layers' walls, no import cycle, files that stay small."""
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from components.config.stackfile import PROJECT_DIR
 
@@ -35,3 +38,84 @@ def test_no_config_file_is_over_600_lines() -> None:
         if (n := len(p.read_text().splitlines())) > MAX_CONFIG_FILE_LINES
     }
     assert long == {}, f"over {MAX_CONFIG_FILE_LINES} lines: {long}"
+
+
+# The walls between the layers (docs/layout.md).
+COMPONENTS = PROJECT_DIR / "components"
+# The component modules: each takes its own slice of the config, never the whole.
+COMPONENT_FILES = [
+    *(p for p in COMPONENTS.glob("*.py") if p.name not in {"__init__.py", "load.py", "outputs.py"}),
+    *(COMPONENTS / "monitoring").glob("*.py"),
+]
+# Pure layers: no Pulumi import, so they can be tested and reused without an engine.
+PURE_DIRS = ("config", "capacity", "render")
+MAX_SOURCE_LINES = 600
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PROJECT_DIR).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, known: set[str]) -> set[str]:
+    """The project modules `path` imports (a `from pkg import sub` of a submodule counts as sub)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in known}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in known else node.module)
+    return found & known
+
+
+def test_no_import_cycle_in_components() -> None:
+    files = {_module_name(p): p for p in COMPONENTS.rglob("*.py")}
+    graph = {name: _imports(path, set(files)) - {name} for name, path in files.items()}
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycle = [*trail[trail.index(name) :], name]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert len(done) == len(files) > 50
+
+
+def test_no_component_reads_the_whole_config() -> None:
+    """Only components/stack/ (and the loader) see StackConfig; a component gets its slice."""
+    assert len(COMPONENT_FILES) >= 10
+    readers = sorted(
+        str(p.relative_to(PROJECT_DIR)) for p in COMPONENT_FILES if re.search(r"\bStackConfig\b", p.read_text())
+    )
+    assert readers == []
+
+
+def test_pure_layers_import_no_pulumi() -> None:
+    files = [p for d in PURE_DIRS for p in (COMPONENTS / d).rglob("*.py")]
+    assert len(files) > 30
+    impure = [
+        str(p.relative_to(PROJECT_DIR))
+        for p in files
+        if re.search(r"^\s*(import pulumi|from pulumi)", p.read_text(), flags=re.MULTILINE)
+    ]
+    assert impure == []
+
+
+def test_no_source_file_is_over_600_lines() -> None:
+    files = [
+        p for d in ("components", "tools", "policy") for p in (PROJECT_DIR / d).rglob("*.py") if "venv" not in p.parts
+    ]
+    files.append(PROJECT_DIR / "__main__.py")
+    long = {
+        str(p.relative_to(PROJECT_DIR)): n for p in files if (n := len(p.read_text().splitlines())) > MAX_SOURCE_LINES
+    }
+    assert long == {}, f"over {MAX_SOURCE_LINES} lines: {long}"
