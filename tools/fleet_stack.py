@@ -1,4 +1,4 @@
-"""The `fleet` stack: `Pulumi.production.yaml` aimed at the fleet's hosts (tools/fleet.py).
+"""The `fleet` stack: `Pulumi.production.yaml` aimed at the fleet's hosts (tools/fleet/).
 
     venv/bin/python -m tools.fleet up
     export PULUMI_CONFIG_PASSPHRASE=<any passphrase of yours>

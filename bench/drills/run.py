@@ -3,7 +3,7 @@
     ./venv/bin/python -m bench.drills.run        # about 20 min; prints the figures, writes results.md
 
 Runs the drills of tests/fleet (test_survival_drills.py, test_survival_restore.py) as the
-tests run them: the fleet up (tools/fleet.py), `production` deployed onto its six bare hosts,
+tests run them: the fleet up (tools/fleet/), `production` deployed onto its six bare hosts,
 a paced load through edge-1, then each failure. The tests assert what must hold (no GET
 fails when an app host dies, no acknowledged INCR is lost in a failover, the restored keys
 are identical); this collects what they measured (the `drill | name | value` lines) into

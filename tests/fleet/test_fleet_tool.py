@@ -1,4 +1,4 @@
-"""tools/fleet.py itself: the simulated VPS hosts, offsite-1's registry, sftp and webhook, and
+"""tools/fleet/ itself: the simulated VPS hosts, offsite-1's registry, sftp and webhook, and
 a nested Docker engine the way the program's bootstrap installs it.
 
 The fleet is started once for the module (`up` is idempotent: a running fleet is reused) and

@@ -1,4 +1,4 @@
-"""Production's shape on six bare Debian hosts over SSH (the fleet, tools/fleet.py).
+"""Production's shape on six bare Debian hosts over SSH (the fleet, tools/fleet/).
 
 One `scripts/up.sh fleet` takes the hosts from sshd-only to HTTPS through edge-1: the
 bootstrap installs Docker, ufw and fail2ban over SSH, each host's Docker engine is driven
