@@ -5,7 +5,7 @@ the private address (the loopback on a single host), where the operators' tunnel
 vmalert on the
 monitoring host, beside Alertmanager, running the LogsQL alert rules; and on every host a
 shipper, Debian's syslog-ng, that reads Docker's json-file logs (every container labels its
-lines: components/wiring.py) and, on a VPS host, the systemd journal, and posts them to the
+lines: components/targets/containers.py) and, on a VPS host, the systemd journal, and posts them to the
 store with a disk buffer that keeps what the store has not acknowledged.
 """
 

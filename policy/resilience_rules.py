@@ -56,7 +56,7 @@ def container_restart_policy(args: ResourceValidationArgs, report_violation: Rep
         return
     report_violation(
         f"{subject(args.resource_type, args.name)}: restart policy is {restart or 'unset (Docker: no)'}, so the "
-        "container stays down after a crash or a reboot; fix: restart='unless-stopped' (components/wiring.py "
+        "container stays down after a crash or a reboot; fix: restart='unless-stopped' (components/targets/containers.py "
         "container_defaults).",
         None,
     )
@@ -107,7 +107,7 @@ def container_healthcheck(args: ResourceValidationArgs, report_violation: Report
     report_violation(
         f"{subject(args.resource_type, args.name)}: container {name} has no health check, so Docker (and "
         "`wait`) cannot tell a hung process from a healthy one; fix: healthcheck=http_healthcheck(...) or "
-        "command_healthcheck(...) (components/wiring.py).",
+        "command_healthcheck(...) (components/targets/containers.py).",
         None,
     )
 

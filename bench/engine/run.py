@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 
 from tools.sandbox import Project, checked, copy_project, init_render_stack, pulumi
 

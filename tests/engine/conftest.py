@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 
 from tools.local_stack import docker
 from tools.sandbox import Project, copy_project

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 
 from tests.images.helpers import free_port
 
@@ -32,7 +32,7 @@ PROGRAM = """
 import pulumi
 import pulumi_docker as docker
 
-from components.wiring import container_defaults, http_healthcheck, uploads
+from components.targets.containers import container_defaults, http_healthcheck, uploads
 
 config = pulumi.Config()
 image = docker.RemoteImage("image", name={image!r}, keep_locally=True)

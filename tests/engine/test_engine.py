@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 
 from tools.sandbox import engine_env
 

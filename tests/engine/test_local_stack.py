@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from components.stackfile import PROJECT_DIR
+from components.config.stackfile import PROJECT_DIR
 
 from components.outputs import CONTRACT, HOST_KEYS, SERVICE_KEYS
 from components.render.logs import request_query

@@ -220,7 +220,7 @@ class Lab:
 
 
 def probe(url: str) -> str:
-    """The component's HTTP health check command (components.wiring.http_healthcheck)."""
+    """The component's HTTP health check command (components.targets.containers.http_healthcheck)."""
     tests = http_healthcheck(url).tests
     assert isinstance(tests, list) and tests[0] == "CMD-SHELL", tests
     return str(tests[1])

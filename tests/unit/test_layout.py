@@ -119,3 +119,29 @@ def test_no_source_file_is_over_600_lines() -> None:
         str(p.relative_to(PROJECT_DIR)): n for p in files if (n := len(p.read_text().splitlines())) > MAX_SOURCE_LINES
     }
     assert long == {}, f"over {MAX_SOURCE_LINES} lines: {long}"
+
+
+def test_every_import_of_the_program_names_a_module_that_exists() -> None:
+    """After a move, no file (tests, tools, benches, policy) still imports an old path."""
+    files = [
+        p
+        for p in PROJECT_DIR.rglob("*.py")
+        if not {"venv", ".git", ".state", "node_modules"} & set(p.relative_to(PROJECT_DIR).parts)
+    ]
+    missing = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for name in names:
+                if name.split(".")[0] not in {"components", "tools", "policy", "tests", "bench"}:
+                    continue
+                target = PROJECT_DIR.joinpath(*name.split("."))
+                if not (target.with_suffix(".py").exists() or (target / "__init__.py").exists()):
+                    missing.append(f"{path.relative_to(PROJECT_DIR)}: {name}")
+    assert missing == []
