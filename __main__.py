@@ -1,14 +1,11 @@
 """webstack: load and validate the stack's config, declare the stack, export the outputs."""
 
-import os
-
 import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.config import ConfigError
 from components.config.capacity import CatalogueError
-from components.config.images import IMAGE_SOURCE_ENV
-from components.load import apply_image_source, load_stack_config
+from components.load import load_stack_config
 from components.stack import build_stack
 
 stack = pulumi.get_stack()
@@ -16,7 +13,6 @@ raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
 secret_keys = {*runtime_config.get_config_secret_keys_env(), *runtime_config._SECRET_KEYS.get()}
 try:
     config = load_stack_config(stack, raw, secret_keys)
-    config = apply_image_source(config, stack, os.environ.get(IMAGE_SOURCE_ENV))
 except (ConfigError, CatalogueError) as error:
     # One message, before any resource exists; no Python traceback to wade through.
     raise SystemExit(str(error)) from None

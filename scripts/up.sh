@@ -4,9 +4,11 @@
 #   scripts/up.sh [STACK] [extra pulumi up arguments]
 #
 # 1. setup (Debian packages, venv); for `local`, a running Docker engine;
-# 2. images for `local`: the pinned public images when a registry answers, otherwise the
-#    local image set built from Debian's packages (WEBSTACK_IMAGE_SOURCE=local); the demo
-#    app image is always built here;
+# 2. images for `local`: the stack config `webstack:imageSource` says where they come from;
+#    when the stack file does not say, up.sh chooses once (WEBSTACK_IMAGE_SOURCE if set, else
+#    `registry` when a registry answers, else `local`: the local image set built from Debian's
+#    packages) and writes `local` into the stack's config, so that every later plain `pulumi`
+#    command does the same; the demo app image is always built here;
 # 3. the engine: an existing Pulumi install, or the CLI, the Python host and the docker,
 #    random and command plugins built from the Go module proxy and upstream's source
 #    (engine/ensure.sh, engine/build.sh);
@@ -37,16 +39,17 @@ bash scripts/setup.sh
 if [ "${STACK}" = local ]; then
 	step "the local Docker engine"
 	bash scripts/docker-engine.sh
-	if [ -z "${WEBSTACK_IMAGE_SOURCE:-}" ]; then
+	source_in_file="$(sed -n 's/^ *webstack:imageSource: *//p' "Pulumi.${STACK}.yaml" 2>/dev/null | tr -d "\"'" || true)"
+	IMAGE_SOURCE="${source_in_file:-${WEBSTACK_IMAGE_SOURCE:-}}"
+	if [ -z "${IMAGE_SOURCE}" ]; then
 		# One probe: can this Docker engine pull a pinned public image?
 		if timeout 60 docker pull -q nginx:1.27.3-alpine >/dev/null 2>&1; then
-			WEBSTACK_IMAGE_SOURCE=registry
+			IMAGE_SOURCE=registry
 		else
-			WEBSTACK_IMAGE_SOURCE=local
+			IMAGE_SOURCE=local
 		fi
 	fi
-	export WEBSTACK_IMAGE_SOURCE
-	if [ "${WEBSTACK_IMAGE_SOURCE}" = local ]; then
+	if [ "${IMAGE_SOURCE}" = local ]; then
 		step "images: the local image set, built from Debian's packages (images/build.sh)"
 		bash images/build.sh
 	else
@@ -81,6 +84,23 @@ mkdir -p .state
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://${PWD}/.state}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 pulumi stack select --create "${STACK}" --non-interactive
+if [ "${STACK}" = local ] && [ -z "${source_in_file}" ] && [ "${IMAGE_SOURCE}" = local ]; then
+	log "  webstack:imageSource local written to Pulumi.${STACK}.yaml (no registry answered)"
+	pulumi config set webstack:imageSource local --stack "${STACK}" --non-interactive
+fi
+# What the plain `pulumi` CLI needs after this run, in a file to source (day two:
+# `. .webstack/pulumi.env` then `pulumi preview|up|refresh|destroy --stack STACK`). The
+# program itself reads nothing from the environment: its behaviour is the stack's config.
+mkdir -p .webstack
+{
+	echo "# written by scripts/up.sh: source it, then use the pulumi CLI as in any Pulumi project"
+	echo "export PATH=\"${ENGINE_BIN}:\${PATH}\""
+	echo "export PULUMI_BACKEND_URL=\"${PULUMI_BACKEND_URL}\""
+	echo "export PULUMI_SKIP_UPDATE_CHECK=true"
+	[ -n "${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-}" ] && echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
+	[ "${STACK}" = local ] && echo "export PULUMI_CONFIG_PASSPHRASE=\"\${PULUMI_CONFIG_PASSPHRASE:-webstack-local-only}\"  # local only"
+	true
+} >.webstack/pulumi.env
 pulumi up --yes --stack "${STACK}" --non-interactive "$@"
 step_start_done="$(since "${step_start}")"
 log "  done in ${step_start_done}"

@@ -125,10 +125,17 @@ def deploy(root: Path, bin_dir: Path, *, policy_venv: Path | None = None) -> Loc
     directory, env = project
     if policy_venv is not None:
         (directory / "policy" / "venv").symlink_to(policy_venv)
-    env["WEBSTACK_IMAGE_SOURCE"] = "local"
+    # The first run's choice of images, which up.sh writes into the stack's config
+    # (webstack:imageSource); every later command runs the plain CLI without it.
+    env.pop("WEBSTACK_IMAGE_SOURCE", None)
     started = time.monotonic()
     done = subprocess.run(
-        ["bash", "scripts/up.sh", STACK], cwd=directory, env=env, capture_output=True, text=True, timeout=3000
+        ["bash", "scripts/up.sh", STACK],
+        cwd=directory,
+        env={**env, "WEBSTACK_IMAGE_SOURCE": "local"},
+        capture_output=True,
+        text=True,
+        timeout=3000,
     )
     stack = LocalStack(project, done.stdout + done.stderr, time.monotonic() - started)
     if done.returncode != 0:

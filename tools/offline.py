@@ -22,7 +22,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.config import StackConfig
 from components.config.stackfile import PROJECT_DIR, read_stack_file
-from components.load import apply_image_source, load_stack_config
+from components.load import load_stack_config
 
 PROJECT = "webstack"
 
@@ -212,13 +212,15 @@ def run_offline(
     project_dir: Path = PROJECT_DIR,
     image_source: str | None = None,
 ) -> OfflineRun:
-    """Validate a stack's config (file or given) and declare it under mocks."""
+    """Validate a stack's config (file or given) and declare it under mocks; `image_source`
+    sets webstack:imageSource over the file's."""
     from components.stack import build_stack
 
     if raw is None:
         raw, file_secrets = read_stack_file(stack, project_dir)
         secret_keys = file_secrets if secret_keys is None else secret_keys
+    if image_source is not None:
+        raw = {**raw, "webstack:imageSource": image_source}
     config = load_stack_config(stack, raw, secret_keys or set(), placeholder_secrets=True)
-    config = apply_image_source(config, stack, image_source)
     declared, outputs = run_program(stack, lambda: build_stack(config, stack), raw=raw, secret_keys=secret_keys)
     return OfflineRun(stack=stack, config=config, resources=declared, outputs=outputs or {})

@@ -67,6 +67,14 @@ def _check_published_ports(config: StackConfig) -> list[Problem]:
 def stack_problems(config: StackConfig) -> list[Problem]:
     """Checks across keys: names that must exist, addresses that must be unique."""
     problems: list[Problem] = _check_published_ports(config)
+    if config.image_source == "local" and config.environment != "local":
+        problems.append(
+            Problem(
+                f"{NAMESPACE}:imageSource",
+                f"got 'local' for a {config.environment} stack; allowed: 'registry' (the pinned images), "
+                "'local' only on a stack with environment local",
+            )
+        )
     names = [h.name for h in config.hosts]
     allowed_hosts = ", ".join(names)
 

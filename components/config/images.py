@@ -10,7 +10,16 @@ the stack at them.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from components.config.base import Model
+
+# webstack:imageSource: where the images come from. `registry`: the pinned images as the
+# stack file gives them; `local`: the local image set built from Debian's packages
+# (images/build.sh), only on the local stack. scripts/up.sh writes it when it creates the
+# local stack on a machine that reaches no registry, so that every later `pulumi` command
+# does the same without any environment variable.
+ImageSource = Literal["registry", "local"]
 
 
 class ImagesConfig(Model):
@@ -38,8 +47,6 @@ class ImagesConfig(Model):
     syslog_ng: str = "ghcr.io/example/webstack-syslog-ng:3.38-0.1.0"
 
 
-IMAGE_SOURCE_ENV = "WEBSTACK_IMAGE_SOURCE"
-IMAGE_SOURCES = ("registry", "local")
 LOCAL_PREFIX = "webstack-local"
 
 # The images/build.sh tag of each infrastructure image; Grafana has no local build.

@@ -20,7 +20,7 @@ from components.config.capacity import CapacityConfig
 from components.config.dns import DnsConfig
 from components.config.edge import EdgeConfig
 from components.config.hosts import HostConfig
-from components.config.images import ImagesConfig
+from components.config.images import ImagesConfig, ImageSource
 from components.config.kubernetes import KubernetesConfig
 from components.config.logs import LogsConfig
 from components.config.monitoring import MonitoringConfig
@@ -58,6 +58,7 @@ class StackConfig(Model):
     backup: BackupConfig
     monitoring: MonitoringConfig
     images: ImagesConfig = ImagesConfig()
+    image_source: ImageSource = "registry"
     registry: RegistryConfig | None = None  # a private registry the hosts log in to
     kubernetes: KubernetesConfig | None = None  # required on platform kubernetes
     capacity: CapacityConfig = CapacityConfig()  # the capacity check and the monthly budget

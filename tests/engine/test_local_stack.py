@@ -561,6 +561,34 @@ def test_an_edge_config_change_reloads_nginx_under_load(stack: LocalStack) -> No
     assert "zone=api burst=30 nodelay" in conf
 
 
+def test_day_two_with_the_plain_cli_rolls_an_env_change_on_the_stacks_own_images(stack: LocalStack) -> None:
+    """What a user does after the first command: `pulumi config set`, then a plain `pulumi up`
+    with only the backend and the passphrase exported (no variable of webstack's): the images
+    the stack chose when it was created stay (its config says where they come from), and the
+    back end rolls to the new env with no failed request."""
+    directory, env = stack.project
+    assert "WEBSTACK_IMAGE_SOURCE" not in env
+    assert "webstack:imageSource: local" in (directory / f"Pulumi.{STACK}.yaml").read_text()
+    images = {r["urn"]: r["id"] for r in stack.resources("docker:index/remoteImage:RemoteImage")}
+    before = stack.containers()
+    stack.set_config("services.backend.env.LOG_LEVEL", "debug")
+    try:
+        done, seconds, report = stack.up_under_load()
+        print(f"\nday two, plain pulumi up of an env change: {seconds:.1f} s; load {report}")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert report.failed == 0, str(report)
+        assert {r["urn"]: r["id"] for r in stack.resources("docker:index/remoteImage:RemoteImage")} == images
+        after = stack.containers()
+        assert {name for name in before if after.get(name) != before[name]} == {"app-backend-0", "app-backend-1"}
+        for resource in ("app-backend-0", "app-backend-1"):
+            envs = docker("inspect", "--format", "{{json .Config.Env}}", stack.container_name(resource)).stdout
+            assert "LOG_LEVEL=debug" in json.loads(envs), envs
+    finally:
+        stack.pulumi("config", "rm", "--path", "webstack:services.backend.env.LOG_LEVEL")
+        done, _ = stack.up()
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
 def started_at(name: str) -> str:
     return docker("inspect", "--format", "{{.State.StartedAt}}", name).stdout.strip()
 

@@ -27,6 +27,8 @@ CONTAINER = "docker:index/container:Container"
 
 def _config(stack: str) -> StackConfig:
     raw, secrets = read_stack_file(stack)
+    # The pinned images, whatever scripts/up.sh wrote into a stack file (webstack:imageSource).
+    raw = {**raw, "webstack:imageSource": "registry"}
     return load_stack_config(stack, raw, secrets, placeholder_secrets=True)
 
 

@@ -78,7 +78,8 @@ EXPECTED_COUNTS: dict[str, dict[str, int]] = {
 
 @functools.cache
 def offline(stack: str) -> OfflineRun:
-    return run_offline(stack)
+    # The pinned images, whatever scripts/up.sh wrote into a stack file (webstack:imageSource).
+    return run_offline(stack, image_source="registry")
 
 
 @pytest.mark.parametrize("stack", ["local", "staging", "production"])
@@ -255,7 +256,7 @@ def test_image_source_is_checked(stack: str, source: str) -> None:
 
     with pytest.raises(ConfigError) as error:
         run_offline(stack, image_source=source)
-    assert error.value.keys == ["WEBSTACK_IMAGE_SOURCE"]
+    assert error.value.keys == ["webstack:imageSource"]
     assert "allowed" in str(error.value)
 
 
