@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from components.config.stackfile import PROJECT_DIR
-
 from tools.sandbox import Project, checked, copy_project, init_render_stack, pulumi
 
 RESULTS = Path(__file__).with_name("results.md")

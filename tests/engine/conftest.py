@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from components.config.stackfile import PROJECT_DIR
 
+from components.config.stackfile import PROJECT_DIR
 from tools.local_stack import docker
 from tools.sandbox import Project, copy_project
 from tools.sandbox import pulumi as run_pulumi

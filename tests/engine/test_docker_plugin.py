@@ -15,8 +15,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from components.config.stackfile import PROJECT_DIR
 
+from components.config.stackfile import PROJECT_DIR
 from tests.images.helpers import free_port
 
 from .conftest import Project, docker, engine_with, local_images, pulumi

@@ -16,8 +16,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from components.config.stackfile import PROJECT_DIR
 
+from components.config.stackfile import PROJECT_DIR
 from tools.sandbox import engine_env
 
 from .conftest import Project, pulumi

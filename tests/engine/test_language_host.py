@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from components.config.stackfile import PROJECT_DIR
 
+from components.config.stackfile import PROJECT_DIR
 from tools.sandbox import engine_env
 
 from .conftest import Project, engine_with, pulumi

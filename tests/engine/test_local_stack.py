@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from components.config.stackfile import PROJECT_DIR
 
+from components.config.stackfile import PROJECT_DIR
 from components.outputs import CONTRACT, HOST_KEYS, SERVICE_KEYS
 from components.render.logs import request_query
 from tests.rendered.nginx_upstream import encode_frame, read_frame, websocket_handshake
