@@ -6,12 +6,16 @@
 # 1. If a working `pulumi` is already on PATH together with its Python language host (a
 #    developer's own install from get.pulumi.com, which can also download resource plugins),
 #    use it: print its directory and build nothing.
-# 2. Otherwise build (or reuse from the cache) the engine with engine/build.sh and print its
-#    bin dir. That needs the official language host's source snapshot (engine/third-party.sh
-#    pulumi-language-python); without it build.sh exits 3 and says what to do. Those binaries
-#    come with no resource plugins that can be downloaded, so also:
+# 2. Otherwise build (or reuse from the cache) the engine with engine/build.sh and print the
+#    `cli` dir beside its bin dir: the CLI and the Python language host, without the resource
+#    plugins (engine/install-plugins.sh --path-only). That needs the official language host's
+#    source snapshot (engine/third-party.sh pulumi-language-python); without it build.sh exits 3
+#    and says what to do. The plugins built here go into Pulumi's plugin cache instead, and
+#    nothing can be downloaded, so also:
+#        engine/install-plugins.sh >/dev/null   # into ${PULUMI_HOME:-~/.pulumi}/plugins
 #        export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-#    (`engine/ensure.sh --env` prints the export lines for eval.)
+#    (`eval "$(engine/ensure.sh --env)"` does both: it installs the plugins, then prints the
+#    export lines.)
 #
 # WEBSTACK_ENGINE=build forces step 2, WEBSTACK_ENGINE=system forces step 1 (and fails if there is
 # no usable install). Any other arguments are passed on to engine/build.sh.
@@ -54,6 +58,11 @@ elif [[ "${MODE}" == system ]]; then
 else
 	bin_dir="$("${ENGINE_DIR}/build.sh" ${ARGS[@]+"${ARGS[@]}"} | tail -1)"
 	built=1
+	if [[ ${PRINT_ENV} -eq 1 ]]; then
+		bin_dir="$("${ENGINE_DIR}/install-plugins.sh" "${bin_dir}" | tail -1)"
+	else
+		bin_dir="$("${ENGINE_DIR}/install-plugins.sh" --path-only "${bin_dir}" | tail -1)"
+	fi
 fi
 
 if [[ ${PRINT_ENV} -eq 1 ]]; then

@@ -7,8 +7,9 @@
 #   WORK=/tmp/x engine/smoke-test.sh     keep the work directory at /tmp/x
 #
 # The stack uses a Python dynamic provider (served by pulumi-resource-pulumi-python, which ships
-# with the engine). If pulumi-resource-random and pulumi-resource-command are on PATH (or in the
-# engine's bin dir: engine/build.sh random command puts them there), it also declares
+# with the engine). If pulumi-resource-random and pulumi-resource-command are installed (the
+# engine's bin dir has them: engine/build.sh random command puts them there, and
+# engine/install-plugins.sh installs them into this run's PULUMI_HOME) or on PATH, it also declares
 # random.RandomPassword and command.local.Command; otherwise those are reported as skipped.
 # Prints 'N passed, N failed' at the end; exit status 1 if anything failed.
 set -euo pipefail
@@ -21,10 +22,11 @@ POLICY_PIN="${POLICY_PIN:-1.21.0}"
 
 WORK="${WORK:-$(mktemp -d /tmp/webstack-engine-smoke.XXXXXX)}"
 mkdir -p "${WORK}"
-PATH="$("${ENGINE_DIR}/ensure.sh" | tail -1):${PATH}"
-export PATH
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_HOME="${WORK}/pulumi-home" PULUMI_CONFIG_PASSPHRASE=test
+PATH="$("${ENGINE_DIR}/ensure.sh" | tail -1):${PATH}"
+export PATH
+"${ENGINE_DIR}/install-plugins.sh" >/dev/null
 
 passed=0
 failed=0
@@ -35,8 +37,14 @@ echo "engine: $(command -v pulumi) $(pulumi version); work dir: ${WORK}"
 
 have_random=0
 have_command=0
-command -v pulumi-resource-random >/dev/null && have_random=1
-command -v pulumi-resource-command >/dev/null && have_command=1
+on_path=0
+installed="$(pulumi plugin ls --output json)"
+plugin_here() { # <name>: installed in PULUMI_HOME, or on PATH (then the CLI warns, and says so)
+	grep -q "\"name\": \"$1\"" <<<"${installed}" && return 0
+	command -v "pulumi-resource-$1" >/dev/null && on_path=1
+}
+plugin_here random && have_random=1
+plugin_here command && have_command=1
 
 python3 -m venv "${WORK}/venv"
 "${WORK}/venv/bin/pip" install -q "pulumi==${PULUMI_PIN}" "pulumi-random==${RANDOM_PIN}" \
@@ -109,17 +117,20 @@ pulumi login "file://${WORK}/state" >/dev/null
 pulumi stack init dev >/dev/null
 
 if pulumi up --yes --non-interactive >"${WORK}/up.log" 2>&1; then ok "pulumi up"; else bad "pulumi up (${WORK}/up.log)"; fi
+if [[ ${on_path} -eq 0 ]]; then
+	if grep -qF "from \$PATH" "${WORK}/up.log"; then bad "a plugin was taken from PATH (${WORK}/up.log)"; else ok "no plugin from PATH"; fi
+fi
 if [[ "$(pulumi stack output upper 2>/dev/null)" == HELLO ]]; then ok "stack output from a dynamic provider"; else bad "stack output upper"; fi
 if [[ "$(pulumi stack output secret 2>/dev/null)" == "[secret]" ]]; then ok "secret output stays secret"; else bad "secret output"; fi
 if [[ ${have_random} -eq 1 ]]; then
 	if [[ "$(pulumi stack output pw_length --show-secrets 2>/dev/null)" == 20 ]]; then ok "random.RandomPassword"; else bad "random.RandomPassword"; fi
 else
-	echo "SKIP: random.RandomPassword (no pulumi-resource-random on PATH)"
+	echo "SKIP: random.RandomPassword (no pulumi-resource-random installed or on PATH)"
 fi
 if [[ ${have_command} -eq 1 ]]; then
 	if [[ "$(pulumi stack output hi 2>/dev/null)" == hi ]]; then ok "command.local.Command"; else bad "command.local.Command"; fi
 else
-	echo "SKIP: command.local.Command (no pulumi-resource-command on PATH)"
+	echo "SKIP: command.local.Command (no pulumi-resource-command installed or on PATH)"
 fi
 if pulumi preview --non-interactive --policy-pack "${WORK}/policy" >"${WORK}/policy-ok.log" 2>&1; then
 	ok "preview with a passing Python policy pack"

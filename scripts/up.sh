@@ -11,7 +11,8 @@
 #    command does the same; the demo app image is always built here;
 # 3. the engine: an existing Pulumi install, or the CLI, the Python host and the docker,
 #    random and command plugins built from the Go module proxy and upstream's source
-#    (engine/ensure.sh, engine/build.sh);
+#    (engine/ensure.sh, engine/build.sh), the plugins installed into Pulumi's plugin cache
+#    (${PULUMI_HOME:-~/.pulumi}/plugins: engine/install-plugins.sh);
 # 4. state in .state/ (a local file backend, ignored by git), passphrase secrets; the
 #    local stack's passphrase is the documented default `webstack-local-only`, the other
 #    stacks need PULUMI_CONFIG_PASSPHRASE set by you;
@@ -70,12 +71,16 @@ case "${ENGINE_BIN}" in
 	# Our own build: nothing can be downloaded. Build the provider plugins the program uses
 	# (docker and random from the Go module proxy, command from upstream's source).
 	export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-	step "provider plugins: docker, random, command (engine/build.sh)"
+	built_engine=1
+	step "provider plugins: docker, random, command (engine/build.sh), into Pulumi's plugin cache (engine/install-plugins.sh)"
 	if ! engine/build.sh core docker random command >/dev/null; then
 		log "a provider plugin could not be built (above). With a Pulumi install that can download plugins:"
 		log "  pulumi plugin install resource NAME VERSION (docker 5.2.0, command 1.2.1, random 4.21.4)"
 		exit 3
 	fi
+	# Installed as Pulumi installs downloaded plugins; ENGINE_BIN holds the CLI and its language
+	# host only, so no command warns "using pulumi-resource-NAME from $PATH".
+	engine/install-plugins.sh "${ENGINE_BIN}" >/dev/null
 	;;
 esac
 
@@ -98,6 +103,8 @@ mkdir -p .webstack
 	echo "export PULUMI_BACKEND_URL=\"${PULUMI_BACKEND_URL}\""
 	echo "export PULUMI_SKIP_UPDATE_CHECK=true"
 	[ -n "${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-}" ] && echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
+	# Where the plugins built here were installed, when it is not the default ~/.pulumi.
+	[ -n "${built_engine:-}" ] && [ -n "${PULUMI_HOME:-}" ] && echo "export PULUMI_HOME=\"${PULUMI_HOME}\""
 	[ "${STACK}" = local ] && echo "export PULUMI_CONFIG_PASSPHRASE=\"\${PULUMI_CONFIG_PASSPHRASE:-webstack-local-only}\"  # local only"
 	true
 } >.webstack/pulumi.env

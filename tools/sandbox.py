@@ -45,19 +45,45 @@ def third_party_root() -> dict[str, str]:
 
 
 def engine_env(root: Path, bin_dir: Path, passphrase: str) -> dict[str, str]:
-    """The environment for the engine in `bin_dir`: state in root/state (created), PULUMI_HOME
-    in root/home, no plugin downloads (there is nothing to download from here)."""
+    """The environment for the engine in `bin_dir` (what engine/ensure.sh or engine/build.sh
+    printed): state in root/state (created), PULUMI_HOME in root/home with the resource plugins
+    built here installed in it, no plugin downloads (there is nothing to download from here)."""
     (root / "state").mkdir(exist_ok=True)
-    return {
+    env = {
         **os.environ,
         **third_party_root(),
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "PULUMI_HOME": str(root / "home"),
         "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_CONFIG_PASSPHRASE": passphrase,
     }
+    return {**env, "PATH": f"{install_plugins(bin_dir, env)}:{os.environ['PATH']}"}
+
+
+def install_plugins(bin_dir: Path, env: dict[str, str]) -> str:
+    """engine/install-plugins.sh: the resource plugins built here installed as Pulumi installs
+    downloaded ones; the dir to put on PATH (the CLI and its language host, no plugin: no
+    "using pulumi-resource-X from $PATH" warnings). An installed Pulumi's own dir is left as it is.
+
+    One plugin cache per engine build (`<key>/pulumi-home`, 358 MB with kubernetes), which each
+    sandbox's PULUMI_HOME links to as its `plugins`: the rest of a sandbox's PULUMI_HOME (its
+    workspaces, logs) stays its own, without a copy of every plugin per sandbox."""
+    shared = bin_dir.resolve().parent / "pulumi-home"
+    done = subprocess.run(
+        [str(PROJECT_DIR / "engine" / "install-plugins.sh"), str(bin_dir)],
+        env={**env, "PULUMI_HOME": str(shared)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"engine/install-plugins.sh {bin_dir} failed:\n{done.stdout}\n{done.stderr}")
+    home = Path(env["PULUMI_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if (shared / "plugins").is_dir() and not (home / "plugins").exists():
+        (home / "plugins").symlink_to(shared / "plugins")
+    return done.stdout.strip().splitlines()[-1]
 
 
 def pulumi(project: Project, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

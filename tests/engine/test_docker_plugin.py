@@ -18,6 +18,7 @@ import pytest
 
 from components.config.stackfile import PROJECT_DIR
 from tests.images.helpers import free_port
+from tools.sandbox import install_plugins
 
 from .conftest import Project, docker, engine_with, local_images, pulumi
 
@@ -105,7 +106,7 @@ def test_containers_networks_and_volumes_through_the_built_plugin(
     )
     (project_dir / "__main__.py").write_text(PROGRAM.format(image=demo_image, prefix=PREFIX, port=port))
     env = {
-        "PATH": f"{docker_bin}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(tmp_path),
         "PULUMI_HOME": str(tmp_path / "home"),
         "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
@@ -114,6 +115,8 @@ def test_containers_networks_and_volumes_through_the_built_plugin(
         "PULUMI_CONFIG_PASSPHRASE": "plugin-test",
         "PYTHONPATH": str(PROJECT_DIR),
     }
+    # The plugins into PULUMI_HOME, the CLI and its language host on PATH (engine/install-plugins.sh).
+    env["PATH"] = f"{install_plugins(docker_bin, env)}:{env['PATH']}"
     project: Project = (project_dir, env)
     swept = sweep_leftovers()
     if swept:
