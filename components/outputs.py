@@ -32,7 +32,7 @@ CONTRACT: tuple[OutputSpec, ...] = (
         "the load balancer: its host, public address, ports, names and certificate kind",
     ),
     OutputSpec("dns", False, ("enabled", "records", "proxied"), "Cloudflare records fronting the edge"),
-    OutputSpec("hosts", False, (), "list of {name, address, internalAddress, connection, roles}"),
+    OutputSpec("hosts", False, (), "list of {name, address, internalAddress, connection, roles, network}"),
     OutputSpec("services", False, (), "per service: {image, replicas, path, hosts, upstreams}"),
     OutputSpec(
         "redis",
@@ -97,5 +97,5 @@ CAPACITY_FIGURES = {
     "available": ("memoryMb", "cpus", "diskGb"),
 }
 
-HOST_KEYS = ("name", "address", "internalAddress", "connection", "roles")
+HOST_KEYS = ("name", "address", "internalAddress", "connection", "roles", "network")
 SERVICE_KEYS = ("image", "replicas", "path", "hosts", "upstreams")

@@ -54,6 +54,7 @@ def build_hosts_stack(config: StackConfig, stack: str) -> dict[str, Any]:
     return docker_outputs(
         config,
         stack,
+        hosts=hosts,
         edge=edge,
         app=app,
         redis=redis,

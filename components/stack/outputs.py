@@ -16,12 +16,14 @@ from components.monitoring import MonitoringStack
 from components.nginx_edge import NginxEdge
 from components.postgres_cluster import PostgresCluster
 from components.redis_cache import RedisCache
+from components.targets import Hosts
 
 
 def docker_outputs(
     config: StackConfig,
     stack: str,
     *,
+    hosts: Hosts,
     edge: NginxEdge,
     app: AppTier,
     redis: RedisCache,
@@ -64,6 +66,7 @@ def docker_outputs(
                 "internalAddress": h.internal_address,
                 "connection": h.connection,
                 "roles": roles[h.name],
+                "network": hosts[h.name].network_name,
             }
             for h in config.hosts
         ],

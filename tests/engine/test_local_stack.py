@@ -497,6 +497,46 @@ def test_stack_outputs_match_the_contract(stack: LocalStack) -> None:
     assert len(upstreams) == 2 and {u.split(":")[0] for u in upstreams} <= running
 
 
+def test_another_teams_project_reads_the_outputs_through_a_stack_reference(stack: LocalStack) -> None:
+    """examples/consumer, a Pulumi project of its own on the same backend, reads redisUrl,
+    hosts[].roles and .network and services.backend.image through a StackReference and runs
+    a worker that counts in the stack's Redis; the URL stays secret in its state. A change to
+    the shape of those outputs fails its `pulumi up`, and so this test."""
+    directory, env = stack.project
+    consumer = directory / "examples" / "consumer"
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            ["pulumi", *args, "--non-interactive"], cwd=consumer, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0 or not check, f"pulumi {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done
+
+    run("stack", "init", "dev")
+    try:
+        run("config", "set", "webstackStack", f"organization/webstack/{STACK}")
+        run("up", "--yes", "--skip-preview")
+        outputs = json.loads(run("stack", "output", "--json").stdout)
+        assert outputs["network"] == f"webstack-{STACK}"
+        assert outputs["redisUrl"] == "[secret]"
+        password = redis_password(stack)
+        deadline = time.monotonic() + 60
+        while True:
+            beats = docker(
+                "exec", "-e", f"REDISCLI_AUTH={password}", "webstack-local-redis", "redis-cli", "GET", "consumer:beats"
+            ).stdout.strip()
+            if beats.isdigit() and int(beats) >= 3:
+                break
+            assert time.monotonic() < deadline, (beats, docker("logs", outputs["worker"]).stderr[-2000:])
+            time.sleep(2)
+        exported = run("stack", "export").stdout
+        assert password not in exported and "ciphertext" in exported
+    finally:
+        run("destroy", "--yes", "--skip-preview", check=False)
+        run("stack", "rm", "--yes", "dev", check=False)
+    assert docker("ps", "-aq", "--filter", "name=^consumer-dev-worker$").stdout.strip() == ""
+
+
 def test_state_holds_no_generated_secret_in_plaintext(stack: LocalStack) -> None:
     exported = json.dumps(stack.state())
     for name, value in (
