@@ -52,8 +52,8 @@ class NginxEdgeArgs:
     # Service name -> its replicas' addresses as the edge host reaches them (docker).
     upstreams: pulumi.Input[dict[str, list[str]]] | None = None
     cloudflare_api_token: pulumi.Input[str] | None = None
-    # The replicas' current addresses (docker): a change reloads nginx, which resolves the
-    # upstream names again.
+    # The replicas' current addresses (docker, one host: nginx reaches them by name): a
+    # change reloads nginx, which resolves the upstream names again. None: not watched.
     upstream_addresses: pulumi.Input[list[str]] | None = None
     # edge.certificate `provided`: the secret PEM certificate and key.
     tls_certificate: str | None = None
@@ -202,7 +202,11 @@ class NginxEdge(pulumi.ComponentResource):
             parent=self,
             triggers=[
                 self.nginx_conf.apply(lambda text: hashlib.sha256(text.encode()).hexdigest()),
-                pulumi.Output.from_input(args.upstream_addresses or []).apply(lambda a: " ".join(a)),
+                *(
+                    [pulumi.Output.from_input(args.upstream_addresses).apply(lambda a: " ".join(a))]
+                    if args.upstream_addresses is not None
+                    else []
+                ),
                 *certificate_hashes,
             ],
             depends_on=[self.container, conf_file, tls],

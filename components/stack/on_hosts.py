@@ -40,7 +40,11 @@ def build_hosts_stack(config: StackConfig, stack: str) -> dict[str, Any]:
             image=config.images.nginx,
             exporter_image=config.images.nginx_exporter,
             upstreams=app.upstreams_from(config.edge.host),
-            upstream_addresses=app.replica_addresses(),
+            # One host: nginx reaches replicas by container name, resolved at a reload, so a
+            # replica back on another address reloads the edge. Several hosts: the edge reaches
+            # published ports on private addresses, which a restart does not move; container
+            # addresses there would only be false drift after a host's reboot.
+            upstream_addresses=None if hosts[config.edge.host].multi_host else app.replica_addresses(),
             cloudflare_api_token=secret(config, "cloudflareApiToken"),
             tls_certificate=config.secret("tlsCertificate"),
             tls_private_key=config.secret("tlsPrivateKey"),

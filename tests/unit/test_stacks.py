@@ -273,3 +273,13 @@ def test_redis_users_follow_the_sentinels_in_production_only() -> None:
     assert backend["REDIS_SENTINEL_MASTER"] == "webstack"
     assert "REDIS_SENTINELS" not in envs("production", "app-frontend-0")
     assert "REDIS_SENTINELS" not in envs("local", "app-backend-0")
+
+
+@pytest.mark.parametrize(("stack", "watches_addresses"), [("local", True), ("staging", True), ("production", False)])
+def test_the_edge_reloads_on_replica_addresses_only_where_it_resolves_names(stack: str, watches_addresses: bool) -> None:
+    """One host: nginx reaches replicas by container name, resolved at a reload, so their
+    addresses are a trigger. Several hosts: published ports on private addresses, which a
+    host's reboot does not move: no address trigger, so no false drift after a reboot."""
+    reload = next(r for r in offline(stack).resources if r.name == "edge-reload")
+    triggers = reload.plain_inputs["triggers"]
+    assert len(triggers) == (2 if watches_addresses else 1), triggers
