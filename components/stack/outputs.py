@@ -54,11 +54,7 @@ def docker_outputs(
             "serverNames": config.server_names,
             "certificate": config.edge.certificate,
         },
-        "dns": {
-            "enabled": config.dns.enabled,
-            "records": [r.name for r in edge.dns_records],
-            "proxied": config.dns.proxied if config.dns.enabled else False,
-        },
+        "dns": dns_outputs(config, edge),
         "hosts": [
             {
                 "name": h.name,
@@ -99,18 +95,7 @@ def docker_outputs(
         },
         "grafanaAdminPassword": monitoring.grafana_admin_password,
         "logs": logs_outputs(config, logs),
-        "backup": {
-            "enabled": backup is not None,
-            "host": config.backup.host,
-            "repository": config.backup.repository,
-            "offsite": config.backup.offsite,
-            "schedule": config.backup.schedule,
-            "retention": config.backup.retention.model_dump(by_alias=True),
-            "restoreCommand": backup.restore_command if backup else None,
-            "runNowCommand": backup.run_now_command if backup else None,
-            "drillCommand": backup.drill_command if backup else None,
-            "drillRecordsCommand": backup.drill_records_command if backup else None,
-        },
+        "backup": backup_outputs(config, backup, host=config.backup.host),
         **capacity_outputs(config),
     }
 
@@ -192,11 +177,7 @@ def kubernetes_outputs(
             "serverNames": config.server_names,
             "certificate": config.edge.certificate,
         },
-        "dns": {
-            "enabled": config.dns.enabled,
-            "records": [r.name for r in edge.dns_records],
-            "proxied": config.dns.proxied if config.dns.enabled else False,
-        },
+        "dns": dns_outputs(config, edge),
         "hosts": [],
         "services": {
             name: {
@@ -227,18 +208,7 @@ def kubernetes_outputs(
         },
         "grafanaAdminPassword": monitoring.grafana_admin_password,
         "logs": logs_outputs(config, None),  # refused on platform kubernetes: the cluster collects its own
-        "backup": {
-            "enabled": backup is not None,
-            "host": k8s_cfg.namespace,
-            "repository": config.backup.repository,
-            "offsite": config.backup.offsite,
-            "schedule": config.backup.schedule,
-            "retention": config.backup.retention.model_dump(by_alias=True),
-            "restoreCommand": backup.restore_command if backup else None,
-            "runNowCommand": backup.run_now_command if backup else None,
-            "drillCommand": backup.drill_command if backup else None,
-            "drillRecordsCommand": backup.drill_records_command if backup else None,
-        },
+        "backup": backup_outputs(config, backup, host=k8s_cfg.namespace),
         **capacity_outputs(config),
     }
 
@@ -248,3 +218,29 @@ def capacity_outputs(config: StackConfig) -> dict[str, Any]:
     the same figures the config loader checked (components/capacity/)."""
     report = capacity_report(config)
     return {"capacity": report.capacity_output(), "monthlyCost": report.cost_output()}
+
+
+def dns_outputs(config: StackConfig, edge: NginxEdge) -> dict[str, Any]:
+    """The Cloudflare records in front of the edge (the same on both platforms)."""
+    return {
+        "enabled": config.dns.enabled,
+        "records": [r.name for r in edge.dns_records],
+        "proxied": config.dns.proxied if config.dns.enabled else False,
+    }
+
+
+def backup_outputs(config: StackConfig, backup: BackupJob | None, *, host: str | None) -> dict[str, Any]:
+    """Where the backups go and the operator's commands; `host` is the backup host (docker)
+    or the namespace (kubernetes)."""
+    return {
+        "enabled": backup is not None,
+        "host": host,
+        "repository": config.backup.repository,
+        "offsite": config.backup.offsite,
+        "schedule": config.backup.schedule,
+        "retention": config.backup.retention.model_dump(by_alias=True),
+        "restoreCommand": backup.restore_command if backup else None,
+        "runNowCommand": backup.run_now_command if backup else None,
+        "drillCommand": backup.drill_command if backup else None,
+        "drillRecordsCommand": backup.drill_records_command if backup else None,
+    }
